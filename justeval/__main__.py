@@ -1,0 +1,3 @@
+from justeval.cli import main
+
+main()

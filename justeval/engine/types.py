@@ -1,0 +1,125 @@
+"""The one small interface every backend implements, and the registry that finds them by name.
+
+A backend turns `messages + params` into `text + usage`. Everything around the call
+(concurrency, rate limits, retries, caching, cost, progress) lives once, in the engine.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from justeval.records import Usage
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenParams(BaseModel):
+    """Decoding parameters; part of the cache key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    response_format: dict[str, Any] | None = None
+
+
+class Request(BaseModel):
+    """One call. Chat backends read `messages`; in completion mode (`prompt` set) the
+    text-completions endpoint gets `prompt` instead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="caller's id for this call (item id, or item id + order)")
+    messages: list[Message] = Field(default_factory=list)
+    prompt: str | None = None
+    params: GenParams = Field(default_factory=GenParams)
+
+
+class Completion(BaseModel):
+    text: str
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+
+
+class BackendError(Exception):
+    """A call failed. `retryable` says whether the engine may try again; `retry_after` is a
+    server-suggested wait in seconds (from a Retry-After header)."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+
+class Backend(abc.ABC):
+    """A model behind one async call. Implementations raise BackendError on failure."""
+
+    #: registry prefix, e.g. "openai"
+    kind: str = ""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @property
+    def spec(self) -> str:
+        return f"{self.kind}:{self.model}"
+
+    @abc.abstractmethod
+    async def complete(self, request: Request) -> Completion:
+        """Send one request and return its text and usage."""
+
+    def identity(self) -> dict[str, Any]:
+        """What, besides the request, decides the reply (part of the cache key)."""
+        return {"backend": self.kind, "model": self.model}
+
+    def cost_usd(self, usage: Usage) -> float | None:
+        """Price of a call where known (LiteLLM's price map), else None."""
+        return None
+
+    def supports_response_format(self) -> bool:
+        return False
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+BackendFactory = Callable[..., Backend]
+_REGISTRY: dict[str, Callable[[], BackendFactory]] = {}
+
+
+def register_backend(kind: str, loader: Callable[[], BackendFactory]) -> None:
+    """Register a backend kind; `loader` imports lazily so optional deps load only on use."""
+    _REGISTRY[kind] = loader
+
+
+def backend_kinds() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_backend(spec: str, **options: Any) -> Backend:
+    """Resolve `kind:model` (e.g. `openai:gpt-4o`, `litellm:anthropic/claude-3-5-sonnet`,
+    `hf:./tiny-model`) to a backend instance."""
+    from justeval.errors import JustevalError
+
+    kind, sep, model = spec.partition(":")
+    if not sep or not model:
+        raise JustevalError(f"model spec {spec!r} must look like KIND:MODEL, KIND one of {backend_kinds()}")
+    if kind not in _REGISTRY:
+        raise JustevalError(f"unknown backend {kind!r} in {spec!r}; known: {', '.join(backend_kinds())}")
+    factory = _REGISTRY[kind]()
+    return factory(model, **options)

@@ -1,0 +1,40 @@
+"""Errors a user can act on: each renders as one line and maps to an exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class JustevalError(Exception):
+    """Base for errors shown to the user as a single line (exit code 1)."""
+
+    exit_code = 1
+
+
+class InputError(JustevalError):
+    """Bad input data: always names the file and, where known, the record (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | Path | None, message: str, *, line: int | None = None,
+                 record: object | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.record = record
+        self.message = message
+        where = self.path or "<input>"
+        if line is not None:
+            where += f":{line}"
+        if record is not None:
+            where += f" (record {record})"
+        super().__init__(f"{where}: {message}")
+
+
+class SourceUnavailableError(JustevalError):
+    """A dataset or URL could not be reached (for example without network)."""
+
+    exit_code = 2
+
+
+class BudgetExceeded(JustevalError):
+    """Raised internally when a spending limit stops a run."""

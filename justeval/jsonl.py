@@ -1,0 +1,143 @@
+"""Reading and writing record files so that bad input names its file and line, appends
+survive a crash, and whole-file outputs never appear half written."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from justeval.errors import InputError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "record"
+    return f"field '{loc}': {err.get('msg', 'invalid')}"
+
+
+def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; a bad line is an InputError.
+
+    A final line without its newline that does not parse is the tail of a crashed write and
+    is skipped rather than reported, so a resumed run can go on.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    lines = data.split(b"\n")
+    last = len(lines) - 1
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"not valid UTF-8 (byte {exc.start})", line=i + 1) from exc
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if i == last and not data.endswith(b"\n"):
+                return  # torn final write
+            raise InputError(path, f"malformed JSON: {exc.msg}", line=i + 1) from exc
+        if not isinstance(obj, dict):
+            raise InputError(path, "expected a JSON object", line=i + 1)
+        yield i + 1, obj
+
+
+def read_records(path: str | Path, model: type[M]) -> list[M]:
+    """Load a JSONL file of `model` records, failing on the first bad one with its line."""
+    out: list[M] = []
+    for line, obj in iter_json_lines(path):
+        try:
+            out.append(model.model_validate(obj))
+        except ValidationError as exc:
+            raise InputError(path, _first_error(exc), line=line, record=obj.get("id")) from exc
+    return out
+
+
+def validate_record(model: type[M], obj: Any, path: str | Path, *, line: int | None = None) -> M:
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        rec = obj.get("id") if isinstance(obj, dict) else None
+        raise InputError(path, _first_error(exc), line=line, record=rec) from exc
+
+
+def dumps(record: BaseModel | dict[str, Any]) -> str:
+    if isinstance(record, BaseModel):
+        return record.model_dump_json()
+    return json.dumps(record, ensure_ascii=False)
+
+
+class JsonlAppender:
+    """Append records one at a time, flushed and fsynced, so a crash loses at most the
+    line being written (which readers then skip)."""
+
+    def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fsync = fsync
+        self._repair_tail()
+        self._fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def _repair_tail(self) -> None:
+        """Drop a torn last line left by a crash so the next append starts on a fresh line."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as fh:
+            data = fh.read()
+            if data.endswith(b"\n"):
+                return
+            cut = data.rfind(b"\n") + 1
+            fh.truncate(cut)
+
+    def write(self, record: BaseModel | dict[str, Any]) -> None:
+        self._fh.write(dumps(record) + "\n")
+        self._fh.flush()
+        if self._fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def atomic_output(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write a whole file through a temporary sibling and rename it into place on success,
+    so a failure never leaves a partial output file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> None:
+    with atomic_output(path) as fh:
+        for rec in records:
+            fh.write(dumps(rec) + "\n")

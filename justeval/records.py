@@ -1,0 +1,122 @@
+"""The record types of the four stages: Instruction -> Generation -> Judgment -> leaderboard row.
+
+Every record written to disk is one of these pydantic models; the field names are public
+interface (documented in the README) and stay loadable by the original just-eval readers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FORMAT_VERSION = 1
+
+ItemId = int | str
+Category = Literal["regular", "safety"]
+
+
+def normalize_id(value: Any) -> ItemId:
+    """Ids are ints in the published set; digit strings from CSV or JSON keys become ints."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid id {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("empty id")
+        if text.lstrip("-").isdigit():
+            return int(text)
+        return text
+    raise ValueError(f"invalid id {value!r}")
+
+
+class Instruction(BaseModel):
+    """One evaluation item."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: ItemId
+    instruction: str
+    dataset: str = "custom"
+    source_id: str | None = None
+    category: Category = "regular"
+    task_types: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    difficulty: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> ItemId:
+        return normalize_id(v)
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Generation(BaseModel):
+    """One model output for one instruction (a line of `generations.jsonl`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: ItemId
+    instruction: str
+    output: str | None
+    generator: str
+    dataset: str = "custom"
+    category: Category = "regular"
+    status: Literal["ok", "error"] = "ok"
+    error: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float | None = None
+    finish_reason: str | None = None
+    cost_usd: float | None = None
+    cached: bool = False
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> ItemId:
+        return normalize_id(v)
+
+
+class TemplateRef(BaseModel):
+    name: str
+    hash: str
+
+
+class Judgment(BaseModel):
+    """One judge's verdict on one generation (a line of `judgments.jsonl`).
+
+    `scores` maps aspect -> number or None; None means the judge gave no score (N/A) or the
+    reply could not be parsed (then `status` says `parse_error` and `raw` keeps the reply).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: ItemId
+    judge: str
+    generator: str
+    category: Category = "regular"
+    template: TemplateRef
+    status: Literal["ok", "parse_error", "error"]
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    rationales: dict[str, str] = Field(default_factory=dict)
+    raw: str | None = None
+    error: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float | None = None
+    cost_usd: float | None = None
+    attempts: int = 1
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> ItemId:
+        return normalize_id(v)

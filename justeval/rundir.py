@@ -1,0 +1,98 @@
+"""A run directory: `run.json` (what produced it), `generations.jsonl`, and judgments
+(`judgments.jsonl` for one judge, `judgments/<judge>.jsonl` when several judge one run)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from justeval.errors import InputError
+from justeval.jsonl import atomic_output, read_records
+from justeval.records import FORMAT_VERSION, Generation, Judgment
+
+
+def safe_name(spec: str) -> str:
+    """A file-name-safe form of a model or judge spec (`openai:gpt-4o` -> `openai_gpt-4o`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec).strip("_") or "judge"
+
+
+class RunDir:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def run_json(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def generations(self) -> Path:
+        return self.path / "generations.jsonl"
+
+    def judgments_path(self, judge: str, *, several: bool = False) -> Path:
+        """`judgments.jsonl` for a single judge; `judgments/<judge>.jsonl` when several."""
+        if several:
+            return self.path / "judgments" / f"{safe_name(judge)}.jsonl"
+        return self.path / "judgments.jsonl"
+
+    def judgment_files(self) -> list[Path]:
+        files = []
+        if (self.path / "judgments.jsonl").exists():
+            files.append(self.path / "judgments.jsonl")
+        if (self.path / "judgments").is_dir():
+            files.extend(sorted((self.path / "judgments").glob("*.jsonl")))
+        return files
+
+    def ensure(self) -> RunDir:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(self.path, f"cannot create run directory: {exc.strerror or exc}") from exc
+        return self
+
+    # -- metadata ------------------------------------------------------------------
+    def read_meta(self) -> dict[str, Any]:
+        if not self.run_json.exists():
+            return {}
+        try:
+            data = json.loads(self.run_json.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(self.run_json, f"unreadable run.json: {exc}") from exc
+        if not isinstance(data, dict):
+            raise InputError(self.run_json, "run.json must hold a JSON object")
+        return data
+
+    def write_meta(self, section: str, values: dict[str, Any]) -> None:
+        """Merge `values` under `section` of run.json (written atomically). Secrets must
+        never be passed here: callers store the *name* of a key variable, not its value."""
+        meta = self.read_meta()
+        meta["format_version"] = FORMAT_VERSION
+        meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        meta[section] = values
+        meta["versions"] = versions()
+        with atomic_output(self.run_json) as fh:
+            json.dump(meta, fh, indent=2, ensure_ascii=False, default=str)
+            fh.write("\n")
+
+    # -- records -------------------------------------------------------------------
+    def load_generations(self) -> list[Generation]:
+        if not self.generations.exists():
+            raise InputError(self.generations, "no generations in this run directory "
+                             "(run `justeval generate` or `justeval import` first)")
+        return read_records(self.generations, Generation)
+
+    def load_judgments(self, judge: str | None = None) -> list[Judgment]:
+        out: list[Judgment] = []
+        for f in self.judgment_files():
+            out.extend(j for j in read_records(f, Judgment) if judge is None or j.judge == judge)
+        return out
+
+
+def versions() -> dict[str, str]:
+    from justeval import __version__
+
+    return {"justeval": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
