@@ -8,7 +8,7 @@ from justeval.cli.app import app
 from justeval.errors import JustevalError
 
 # Each module registers its commands on `app` when imported.
-from justeval.cli import (  # noqa: E402, F401  isort: skip
+from justeval.cli import (  # noqa: F401  isort: skip
     instructions_cmd,
     generate_cmd,
     judge_cmd,

@@ -21,7 +21,7 @@ InstructionsOpt = Annotated[
 ]
 SubsetOpt = Annotated[str, typer.Option("--subset", help="regular | safety | lite | all",
                                         rich_help_panel=PANEL)]
-DatasetOpt = Annotated[list[str] | None, typer.Option("--dataset", help="keep these source datasets "
+DatasetOpt = Annotated[list[str] | None, typer.Option("--dataset", help="keep these datasets "
                                                       "(repeatable or comma-separated)", rich_help_panel=PANEL)]
 TaskOpt = Annotated[list[str] | None, typer.Option("--task", help="keep items with this task type",
                                                    rich_help_panel=PANEL)]

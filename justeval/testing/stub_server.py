@@ -8,6 +8,7 @@ parsing all run. It serves `POST /v1/chat/completions` and `POST /v1/completions
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -92,10 +93,8 @@ class StubServer:
     def stop(self) -> None:
         if self._loop and self._runner:
             fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
-            try:
+            with contextlib.suppress(Exception):
                 fut.result(10)
-            except Exception:
-                pass
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(10)
@@ -120,7 +119,7 @@ class StubServer:
         loop.run_until_complete(site.start())
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._ready.set()
         loop.run_forever()
         loop.close()
