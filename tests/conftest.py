@@ -18,6 +18,8 @@ SHARED_DATA = Path(os.environ.get("JUSTEVAL_SHARED_DATA", REPO.parent / "shared"
 def shared_data() -> Path:
     """The real recorded data (../shared/data); CI has it."""
     if not SHARED_DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"real data folder {SHARED_DATA} missing in CI")
         pytest.skip(f"real data folder {SHARED_DATA} not present")
     return SHARED_DATA
 
