@@ -1,5 +1,71 @@
-"""(placeholder: commands are registered here by the stage that owns them)"""
+"""`justeval judge RUN_DIR --judge SPEC`: score a run's outputs with one or more LLM judges."""
 
 from __future__ import annotations
 
-from justeval.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from justeval.cli.app import app
+
+ENGINE = "Engine"
+TEMPLATES = "Templates"
+
+
+@app.command("judge")
+def judge(
+    run_dir: Annotated[Path, typer.Argument(help="run directory holding generations.jsonl")],
+    judge: Annotated[list[str], typer.Option("--judge", help="judge model spec KIND:MODEL (repeat for several "
+                                             "judges, each written to judgments/<judge>.jsonl)")],
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL",
+                                                 rich_help_panel=ENGINE)] = None,
+    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="environment variable holding the "
+                                                    "API key", rich_help_panel=ENGINE)] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, rich_help_panel=ENGINE)] = 8,
+    rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute", rich_help_panel=ENGINE)] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute", rich_help_panel=ENGINE)] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds per call", rich_help_panel=ENGINE)] = 120.0,
+    max_retries: Annotated[int, typer.Option("--max-retries", min=0, rich_help_panel=ENGINE)] = 6,
+    template_multi: Annotated[str | None, typer.Option(
+        "--template-multi", help="template for regular items: built-in name, .j2 path, or path/URL of an upstream "
+        "string.Template file [default: score_multi]", rich_help_panel=TEMPLATES)] = None,
+    template_safety: Annotated[str | None, typer.Option(
+        "--template-safety", help="template for safety items (same forms) [default: score_safety]",
+        rich_help_panel=TEMPLATES)] = None,
+    judge_system: Annotated[str | None, typer.Option(
+        "--judge-system", help="system message for the judge [default: none; with an upstream template, the "
+        "original's]", rich_help_panel=TEMPLATES)] = None,
+    max_words: Annotated[int, typer.Option("--max-words", help="truncate candidates to their first N words "
+                                           "(-1: no truncation)", rich_help_panel=TEMPLATES)] = -1,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 1024,
+    parse_retries: Annotated[int, typer.Option("--parse-retries", min=0, help="repeat a call whose reply cannot "
+                                               "be parsed this many times")] = 2,
+    retry_parse_errors: Annotated[bool, typer.Option("--retry-parse-errors", help="judge again the items "
+                                                     "recorded as parse_error")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print calls, tokens and cost; call nothing")] = False,
+    budget: Annotated[float | None, typer.Option("--budget", help="stop sending calls once this many USD are "
+                                                 "spent (all judges together)")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", rich_help_panel=ENGINE)] = False,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", rich_help_panel=ENGINE)] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+) -> None:
+    """Score every ok output in RUN_DIR with an LLM judge (resumable; re-run to continue)."""
+    from justeval.engine.engine import EngineConfig
+    from justeval.engine.types import GenParams
+    from justeval.judging.report import print_summaries, warn_unpriced
+    from justeval.judging.run import judge_many
+
+    config = EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
+                          cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
+                          progress=not no_progress, description="judge")
+    if budget is not None and not dry_run:
+        warn_unpriced(judge)
+    summaries = judge_many(
+        run_dir, list(dict.fromkeys(judge)), template_multi=template_multi, template_safety=template_safety,
+        judge_system=judge_system, max_words=max_words,
+        params=GenParams(temperature=temperature, max_tokens=max_tokens), engine_config=config,
+        backend_options={"base_url": base_url, "api_key_env": api_key_env}, dry_run=dry_run,
+        retry_parse_errors=retry_parse_errors)
+    print_summaries(summaries, dry_run=dry_run)

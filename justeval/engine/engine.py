@@ -29,12 +29,17 @@ CONTRACT (public to the stages; implementation may grow but keep these names):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Iterator, Sized
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from justeval.engine.types import Backend, Completion, Request
+from justeval.engine.progress import NullProgress, make_progress
+from justeval.engine.ratelimit import RateLimiter
+from justeval.engine.retry import call_with_retries
+from justeval.engine.types import Backend, BackendError, Completion, Request
 
 
 class ParseFailure(Exception):
@@ -54,10 +59,16 @@ class EngineConfig:
     parse_retries: int = 0
     progress: bool = True
     description: str = "calls"
+    #: first backoff step and longest backoff wait (seconds); Retry-After overrides both
+    retry_base_s: float = 1.0
+    retry_max_wait_s: float = 60.0
 
 
 @dataclass
 class CallResult:
+    """One finished request. `latency_s` is the duration of the call that produced the
+    completion (0 for a cache hit); `attempts` counts every call sent, retries included."""
+
     request: Request
     status: Literal["ok", "parse_error", "error"]
     completion: Completion | None = None
@@ -79,6 +90,10 @@ class RunSummary:
     cost_usd: float = 0.0
     stopped_by_budget: bool = False
     wall_s: float = 0.0
+    retries: int = 0
+    calls: int = 0
+    unpriced_calls: int = 0
+    skipped_keys: list[str] = field(default_factory=list)
 
 
 Validator = Callable[[Completion], Any]
@@ -92,10 +107,173 @@ class Engine:
 
     async def run(self, requests: Iterable[Request], on_result: OnResult, *,
                   validate: Validator | None = None) -> RunSummary:
-        raise NotImplementedError  # implemented by the engine work (issue 3)
+        run = _Run(self.backend, self.config, on_result, validate)
+        return await run.execute(requests)
 
     def run_sync(self, requests: Iterable[Request], on_result: OnResult, *,
                  validate: Validator | None = None) -> RunSummary:
-        import asyncio
-
         return asyncio.run(self.run(requests, on_result, validate=validate))
+
+
+class _Run:
+    """State of one `Engine.run`: workers pull from one shared iterator, so at most
+    `concurrency` requests are in flight and the iterable is consumed lazily."""
+
+    def __init__(self, backend: Backend, config: EngineConfig, on_result: OnResult,
+                 validate: Validator | None) -> None:
+        self.backend = backend
+        self.config = config
+        self.on_result = on_result
+        self.validate = validate
+        self.summary = RunSummary()
+        self.limiter = RateLimiter(config.rpm, config.tpm)
+        self.progress: NullProgress = NullProgress()
+        self.cache: Any = None
+        self.identity: dict[str, Any] = {}
+
+    @property
+    def over_budget(self) -> bool:
+        budget = self.config.budget_usd
+        return budget is not None and self.summary.cost_usd >= budget
+
+    async def execute(self, requests: Iterable[Request]) -> RunSummary:
+        start = time.perf_counter()
+        if self.config.cache:
+            from justeval.engine.cache import ReplyCache
+
+            self.cache = ReplyCache(self.config.cache_dir)
+            self.identity = self.backend.identity()
+        total = len(requests) if isinstance(requests, Sized) else None
+        iterator = iter(requests)
+        workers = max(1, int(self.config.concurrency))
+        try:
+            with make_progress(self.config.progress, self.config.description, total) as progress:
+                self.progress = progress
+                tasks = [asyncio.ensure_future(self._worker(iterator)) for _ in range(workers)]
+                try:
+                    await asyncio.gather(*tasks)
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                progress.skipped(self.summary.skipped_budget)
+        finally:
+            if self.cache is not None:
+                self.cache.close()
+            await self.backend.aclose()
+        self.summary.stopped_by_budget = self.summary.skipped_budget > 0
+        self.summary.wall_s = time.perf_counter() - start
+        return self.summary
+
+    async def _worker(self, iterator: Iterator[Request]) -> None:
+        for request in iterator:  # one shared iterator: each request is taken by exactly one worker
+            result = await self._process(request)
+            if result is None:
+                continue
+            self._record(result)
+
+    def _record(self, result: CallResult) -> None:
+        s = self.summary
+        if result.status == "ok":
+            s.ok += 1
+        elif result.status == "parse_error":
+            s.parse_errors += 1
+        else:
+            s.errors += 1
+        s.cached += result.cached
+        self.progress.advance(failed=result.status != "ok", cached=result.cached)
+        self.on_result(result)
+
+    async def _process(self, request: Request) -> CallResult | None:
+        key = None
+        if self.cache is not None:
+            from justeval.engine.cache import cache_key
+
+            key = cache_key(self.identity, request)
+            hit = self.cache.get(key)
+            if hit is not None:
+                try:
+                    parsed = self.validate(hit) if self.validate else None
+                except ParseFailure:
+                    pass  # the validator no longer accepts it: ask again
+                else:
+                    return CallResult(request, "ok", completion=hit, parsed=parsed, latency_s=0.0,
+                                      attempts=0, cached=True, cost_usd=0.0)
+        attempts = 0
+        completion: Completion | None = None
+        reason = ""
+        latency = 0.0
+        cost_total: float | None = None
+        for _ in range(self.config.parse_retries + 1):
+            if self.over_budget:
+                if completion is None:
+                    self.summary.skipped_budget += 1
+                    self.summary.skipped_keys.append(request.key)
+                    return None
+                break
+            try:
+                (completion, latency), n = await call_with_retries(
+                    lambda: self._call_once(request), max_retries=self.config.max_retries,
+                    timeout_s=self.config.timeout_s, base_s=self.config.retry_base_s,
+                    max_wait_s=self.config.retry_max_wait_s, on_retry=self._on_retry)
+                attempts += n
+            except BackendError as exc:
+                attempts += getattr(exc, "attempts", 1)
+                return CallResult(request, "error", completion=completion, error=_describe(exc),
+                                  attempts=attempts, cost_usd=cost_total)
+            except Exception as exc:  # a backend bug must not lose the rest of the run
+                attempts += getattr(exc, "attempts", 1)
+                return CallResult(request, "error", completion=completion,
+                                  error=f"{type(exc).__name__}: {exc}", attempts=attempts, cost_usd=cost_total)
+            cost = self._charge(completion)
+            if cost is not None:
+                cost_total = (cost_total or 0.0) + cost
+            try:
+                parsed = self.validate(completion) if self.validate else None
+            except ParseFailure as exc:
+                reason = str(exc) or "reply could not be parsed"
+                continue
+            if self.cache is not None and key is not None:
+                self.cache.put(key, completion)
+            return CallResult(request, "ok", completion=completion, parsed=parsed, latency_s=latency,
+                              attempts=attempts, cost_usd=cost_total)
+        return CallResult(request, "parse_error", completion=completion, error=reason, latency_s=latency,
+                          attempts=attempts, cost_usd=cost_total)
+
+    async def _call_once(self, request: Request) -> tuple[Completion, float]:
+        estimate = 0
+        if self.limiter.active:
+            estimate = _estimate_tokens(request, self.backend.model) if self.limiter.tokens else 0
+            await self.limiter.acquire(estimate)
+        self.summary.calls += 1
+        t0 = time.perf_counter()
+        completion = await self.backend.complete(request)
+        latency = time.perf_counter() - t0
+        if self.limiter.tokens is not None:
+            usage = completion.usage
+            self.limiter.settle(estimate, usage.prompt_tokens + usage.completion_tokens)
+        return completion, latency
+
+    def _on_retry(self, exc: BackendError) -> None:
+        self.summary.retries += 1
+        self.progress.retried()
+
+    def _charge(self, completion: Completion) -> float | None:
+        cost = self.backend.cost_usd(completion.usage)
+        if cost is None:
+            self.summary.unpriced_calls += 1
+        else:
+            self.summary.cost_usd += cost
+        return cost
+
+
+def _describe(exc: BackendError) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"HTTP {exc.status}: {text}" if exc.status and not text.startswith("HTTP") else text
+
+
+def _estimate_tokens(request: Request, model: str) -> int:
+    from justeval.engine.pricing import count_tokens
+
+    text = request.prompt if request.prompt is not None else "\n".join(m.content for m in request.messages)
+    return count_tokens(text, model) + 4 * len(request.messages)

@@ -1,0 +1,75 @@
+"""Content-addressed reply cache: an identical call (same backend identity, parameters and
+full prompt) is never paid for twice, across runs and processes.
+
+SQLite in WAL mode, one row per successful (validated) completion; failures are never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from justeval.engine.types import Completion, Request
+
+SCHEMA_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """$JUSTEVAL_CACHE_DIR, else the user cache folder ($XDG_CACHE_HOME or ~/.cache)/justeval."""
+    env = os.environ.get("JUSTEVAL_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "justeval"
+
+
+def cache_key(identity: dict[str, Any], request: Request) -> str:
+    """sha256 of canonical JSON of what decides the reply; the caller's `key` is not part of it."""
+    material = {
+        "v": SCHEMA_VERSION,
+        "identity": identity,
+        "params": request.params.model_dump(mode="json"),
+        "messages": [m.model_dump(mode="json") for m in request.messages],
+        "prompt": request.prompt,
+    }
+    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ReplyCache:
+    """`get(key)` / `put(key, completion)` over one SQLite file in `directory`."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / "replies.sqlite3"
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, completion TEXT NOT NULL,"
+                         " created REAL NOT NULL)")
+
+    def get(self, key: str) -> Completion | None:
+        row = self._db.execute("SELECT completion FROM replies WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return Completion.model_validate_json(row[0])
+        except ValueError:
+            return None  # a row from an incompatible version: treat as a miss
+
+    def put(self, key: str, completion: Completion) -> None:
+        self._db.execute("INSERT OR REPLACE INTO replies (key, completion, created) VALUES (?, ?, ?)",
+                         (key, completion.model_dump_json(), time.time()))
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,50 @@
+"""What a judge pass would cost, computed from the exact requests it would send, without
+sending any (`--dry-run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from justeval.judging.templates import JudgeTemplate, upstream_settings
+
+if TYPE_CHECKING:
+    from justeval.judging.prompts import JudgeItem
+
+# Chat formats add a few tokens around every message and to prime the reply.
+_PER_MESSAGE = 4
+_PER_REPLY = 3
+
+
+@dataclass
+class Estimate:
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # None: no price known for this model
+
+    def cost_text(self) -> str:
+        return "unknown" if self.cost_usd is None else f"${self.cost_usd:,.4f}"
+
+
+def expected_completion_tokens(template: JudgeTemplate, aspects: int, max_tokens: int | None) -> int:
+    """A typical reply length: the template's own figure, else the upstream figure for its
+    file name, else about 60 tokens per aspect; never more than max_tokens."""
+    guess = template.meta.get("expected_completion_tokens")
+    if guess is None and template.upstream:
+        table = upstream_settings().get("expected_completion_tokens") or {}
+        guess = table.get(template.name, table.get("default"))
+    tokens = int(guess) if guess is not None else 60 * max(1, aspects) + 30
+    return min(tokens, max_tokens) if max_tokens else tokens
+
+
+def estimate_calls(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: int | None) -> Estimate:
+    from justeval.engine.pricing import count_tokens, estimate_cost
+
+    prompt = completion = 0
+    for item in items:
+        prompt += sum(count_tokens(m.content, judge_spec) + _PER_MESSAGE for m in item.request.messages) + _PER_REPLY
+        completion += expected_completion_tokens(item.template, len(item.aspects), max_tokens)
+    cost = estimate_cost(judge_spec, prompt, completion) if items else 0.0
+    return Estimate(calls=len(items), prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)

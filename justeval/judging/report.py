@@ -1,0 +1,55 @@
+"""Terminal output of the judge stage (rich): the dry-run estimate and the end-of-run summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from justeval.judging.run import JudgeSummary
+
+
+def warn_unpriced(judges: Sequence[str], console: Console | None = None) -> None:
+    """A budget cannot stop a judge whose price is unknown: say so before spending."""
+    from justeval.engine.pricing import estimate_cost
+
+    console = console or Console(stderr=True)
+    for judge in judges:
+        if estimate_cost(judge, 1000, 1000) is None:
+            console.print(f"[yellow]warning:[/] no price known for {judge}: --budget cannot limit its calls")
+
+
+def print_summaries(summaries: Sequence[JudgeSummary], *, dry_run: bool, console: Console | None = None) -> None:
+    console = console or Console()
+    if dry_run:
+        table = Table(title="Dry run: nothing was sent")
+        for col in ("judge", "calls", "already done", "prompt tokens", "completion tokens", "est. cost"):
+            table.add_column(col, justify="left" if col == "judge" else "right")
+        for s in summaries:
+            est = s.estimate
+            if est is None:
+                continue
+            table.add_row(s.judge, str(est.calls), str(s.already_done), f"{est.prompt_tokens:,}",
+                          f"{est.completion_tokens:,}", est.cost_text())
+        console.print(table)
+        costs = [s.estimate.cost_usd for s in summaries if s.estimate is not None]
+        known = [c for c in costs if c is not None]
+        total = "unknown" if len(known) < len(costs) else f"${sum(known):,.4f}"
+        console.print(f"calls: {sum(s.to_do for s in summaries)}  estimated cost: {total} "
+                      "(completion tokens are a typical reply length; cache hits would cost nothing)")
+        return
+    table = Table(title="Judging")
+    for col in ("judge", "ok", "parse_error", "error", "cached", "resumed", "not sent (budget)", "cost", "file"):
+        table.add_column(col, justify="left" if col in ("judge", "file") else "right")
+    for s in summaries:
+        table.add_row(s.judge, str(s.ok), str(s.parse_errors), str(s.errors), str(s.cached), str(s.already_done),
+                      str(s.skipped_budget), f"${s.cost_usd:,.4f}", str(s.path))
+    console.print(table)
+    if any(s.stopped_by_budget for s in summaries):
+        console.print("[yellow]budget reached:[/] finished judgments are saved; run again (with a new --budget) "
+                      "to continue")
+    if any(s.errors for s in summaries):
+        console.print("some calls failed (status error); run the same command again to retry them")
+    if any(s.skipped_generations for s in summaries):
+        console.print(f"{summaries[0].skipped_generations} generation(s) not ok were not judged")

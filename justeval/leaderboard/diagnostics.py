@@ -1,0 +1,124 @@
+"""Bias diagnostics for absolute scores: does the judge reward length, and how often does a
+model refuse (on safety items, wanted) or over-refuse (on regular items, unwanted)?
+
+Length correlation is Spearman's rank correlation between an aspect's score and the output
+length in words: per model (does a longer answer from the same model score higher?) and over
+all models pooled. The refusal detector is lexical; its patterns and their rationale live in
+`leaderboard/refusal_patterns.yaml`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from justeval.leaderboard.loading import ModelItems
+from justeval.paths import data_dir
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+@dataclass(frozen=True)
+class RefusalDetector:
+    opening_chars: int
+    refuse: tuple[re.Pattern[str], ...]
+    not_refusal: tuple[re.Pattern[str], ...]
+
+    def opening(self, text: str) -> str:
+        t = " ".join(text.translate(_QUOTES).lower().split())
+        return t[: self.opening_chars]
+
+    def __call__(self, text: str | None) -> bool:
+        if not text or not text.strip():
+            return False
+        t = self.opening(text)
+        for p in self.not_refusal:
+            t = p.sub(" ", t)
+        return any(p.search(t) for p in self.refuse)
+
+
+@lru_cache(maxsize=1)
+def refusal_detector() -> RefusalDetector:
+    path = data_dir("leaderboard") / "refusal_patterns.yaml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return RefusalDetector(int(spec["opening_chars"]), tuple(re.compile(p) for p in spec["refuse"]),
+                           tuple(re.compile(p) for p in spec.get("not_refusal") or []))
+
+
+def is_refusal(text: str | None) -> bool:
+    """True when the output opens by declining the request (see refusal_patterns.yaml)."""
+    return refusal_detector()(text)
+
+
+@dataclass
+class Rate:
+    rate: float
+    count: int
+    n: int
+
+
+@dataclass
+class Correlation:
+    rho: float
+    n: int
+
+
+@dataclass
+class ModelDiagnostics:
+    model: str
+    refusal: Rate                    # on safety items: share of outputs that refuse
+    over_refusal: Rate               # on regular items: share of outputs that refuse
+    length_correlation: dict[str, Correlation] = field(default_factory=dict)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> Correlation:
+    """Spearman's rho (average ranks for ties); NaN below 3 pairs or with a constant side."""
+    ok = ~(np.isnan(x) | np.isnan(y))
+    n = int(ok.sum())
+    if n < 3:
+        return Correlation(math.nan, n)
+    rx = pd.Series(x[ok]).rank().to_numpy()
+    ry = pd.Series(y[ok]).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return Correlation(math.nan, n)
+    return Correlation(float(np.corrcoef(rx, ry)[0, 1]), n)
+
+
+def _rate(outputs: list[str | None], rows: np.ndarray) -> Rate:
+    texts = [outputs[k] for k in np.flatnonzero(rows)]
+    texts = [t for t in texts if t is not None]
+    count = sum(1 for t in texts if is_refusal(t))
+    return Rate(count / len(texts) if texts else math.nan, count, len(texts))
+
+
+def model_diagnostics(mi: ModelItems, aspects: Sequence[str], na_as: float | None) -> ModelDiagnostics:
+    corr = {}
+    for a in aspects:
+        if a not in mi.values:
+            continue
+        vals, inc = mi.scores(a, na_as)
+        corr[a] = spearman(np.where(inc, vals, np.nan), mi.words)
+    return ModelDiagnostics(model=mi.model, refusal=_rate(mi.outputs, mi.category == "safety"),
+                            over_refusal=_rate(mi.outputs, mi.category == "regular"), length_correlation=corr)
+
+
+def pooled_length_correlation(models: Sequence[ModelItems], aspects: Sequence[str],
+                              na_as: float | None) -> dict[str, Correlation]:
+    out = {}
+    for a in aspects:
+        xs, ys = [], []
+        for mi in models:
+            if a in mi.values:
+                vals, inc = mi.scores(a, na_as)
+                xs.append(np.where(inc, vals, np.nan))
+                ys.append(mi.words)
+        if xs:
+            out[a] = spearman(np.concatenate(xs), np.concatenate(ys))
+    return out

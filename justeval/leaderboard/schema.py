@@ -1,0 +1,94 @@
+"""`--format json`: the leaderboard as a stable, documented document.
+
+The JSON Schema is the data file `leaderboard/leaderboard.schema.json`; `schema_version` grows
+only with incompatible changes (new optional keys do not count). Undefined numbers (a mean of
+no scores, a CI without resamples) are `null`, never NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from justeval.leaderboard.breakdowns import BreakdownRow
+from justeval.leaderboard.diagnostics import Correlation, Rate
+from justeval.leaderboard.tables import Leaderboard, ModelRow
+from justeval.paths import data_dir
+
+SCHEMA_ID = "justeval.leaderboard"
+SCHEMA_VERSION = 1
+
+
+def schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((data_dir("leaderboard") / "leaderboard.schema.json").read_text("utf-8"))
+    return data
+
+
+def num(x: float | None) -> float | None:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return float(x)
+
+
+def _rate(r: Rate) -> dict[str, Any]:
+    return {"rate": num(r.rate), "count": r.count, "n": r.n}
+
+
+def _corr(c: Correlation) -> dict[str, Any]:
+    return {"rho": num(c.rho), "n": c.n}
+
+
+def model_json(row: ModelRow, board: Leaderboard) -> dict[str, Any]:
+    diag = board.diagnostics.get(row.model)
+    return {
+        "model": row.model,
+        "source": row.source,
+        "rank": list(row.rank) if row.rank else None,
+        "average": {"mean": num(row.average.mean), "ci_low": num(row.average.ci_low),
+                    "ci_high": num(row.average.ci_high), "aspects": row.average_aspects},
+        "aspects": {a: {"mean": num(s.mean), "ci_low": num(s.ci_low), "ci_high": num(s.ci_high), "n": s.n,
+                        "missing": s.missing, "errors": s.errors, "parse_errors": s.parse_errors,
+                        "judge_errors": s.judge_errors, "not_judged": s.not_judged,
+                        "generation_errors": s.generation_errors, "judge": s.judges, "templates": s.templates}
+                    for a, s in row.aspects.items()},
+        "length": {"mean_words": num(row.length_words)},
+        "counts": row.counts,
+        "judge": sorted({j for s in row.aspects.values() for j in s.judges}),
+        "template_hash": sorted({t["hash"] for s in row.aspects.values() for t in s.templates}),
+        "diagnostics": None if diag is None else {
+            "refusal": _rate(diag.refusal), "over_refusal": _rate(diag.over_refusal),
+            "length_correlation": {a: _corr(c) for a, c in diag.length_correlation.items()}},
+    }
+
+
+def breakdown_json(rows: list[BreakdownRow]) -> list[dict[str, Any]]:
+    return [{"group": r.group, "model": r.model, "items": r.items,
+             "average": {"mean": num(r.average.mean), "ci_low": num(r.average.ci_low),
+                         "ci_high": num(r.average.ci_high)},
+             "aspects": {a: {"mean": num(g.mean), "ci_low": num(g.ci_low), "ci_high": num(g.ci_high), "n": g.n}
+                         for a, g in r.aspects.items()}}
+            for r in rows]
+
+
+def to_json(board: Leaderboard) -> dict[str, Any]:
+    from justeval import __version__
+
+    s = board.settings
+    return {
+        "schema": SCHEMA_ID,
+        "schema_version": SCHEMA_VERSION,
+        "generator": {"name": "justeval", "version": __version__},
+        "settings": {"na_as": s.na_as, "bootstrap": s.bootstrap, "seed": s.seed, "confidence": s.confidence,
+                     "subset": s.subset, "judge": s.judge},
+        "aspects": board.aspects,
+        "aspects_by_category": board.aspects_by_category,
+        "models": [model_json(r, board) for r in board.rows],
+        "breakdowns": {dim: breakdown_json(rows) for dim, rows in board.breakdowns.items()},
+        "length_correlation": {a: _corr(c) for a, c in board.length_correlation.items()},
+        "notes": board.notes,
+    }
+
+
+def dumps(board: Leaderboard) -> str:
+    return json.dumps(to_json(board), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
