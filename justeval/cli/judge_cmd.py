@@ -29,13 +29,13 @@ def judge(
     max_retries: Annotated[int, typer.Option("--max-retries", min=0, rich_help_panel=ENGINE)] = 6,
     template_multi: Annotated[str | None, typer.Option(
         "--template-multi", help="template for regular items: built-in name, .j2 path, or path/URL of an upstream "
-        "string.Template file [default: score_multi]", rich_help_panel=TEMPLATES)] = None,
+        "string.Template file (default: score_multi)", rich_help_panel=TEMPLATES)] = None,
     template_safety: Annotated[str | None, typer.Option(
-        "--template-safety", help="template for safety items (same forms) [default: score_safety]",
+        "--template-safety", help="template for safety items, same forms (default: score_safety)",
         rich_help_panel=TEMPLATES)] = None,
     judge_system: Annotated[str | None, typer.Option(
-        "--judge-system", help="system message for the judge [default: none; with an upstream template, the "
-        "original's]", rich_help_panel=TEMPLATES)] = None,
+        "--judge-system", help="system message for the judge (default: none; with an upstream template, the "
+        "original's)", rich_help_panel=TEMPLATES)] = None,
     max_words: Annotated[int, typer.Option("--max-words", help="truncate candidates to their first N words "
                                            "(-1: no truncation)", rich_help_panel=TEMPLATES)] = -1,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.0,

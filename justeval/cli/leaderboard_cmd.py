@@ -1,5 +1,170 @@
-"""(placeholder: commands are registered here by the stage that owns them)"""
+"""`justeval leaderboard`, `justeval compare` and `justeval publish`: judgments on disk ->
+tables, paired differences and the static page. Nothing here calls a model."""
 
 from __future__ import annotations
 
-from justeval.cli.app import app  # noqa: F401
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from justeval.cli.app import app
+from justeval.cli.options import InstructionsOpt
+
+if TYPE_CHECKING:
+    from justeval.leaderboard.tables import Settings
+
+FORMATS = ("table", "md", "csv", "json", "html")
+BY = ("aspect", "task", "topic", "dataset", "difficulty")
+
+RunDirsArg = Annotated[list[Path] | None, typer.Argument(help="run directories (generations.jsonl + judgments)",
+                                                         show_default=False)]
+JudgeOpt = Annotated[list[str] | None, typer.Option("--judge", help="use only this judge's judgments "
+                                                    "(repeatable; default: all, which must not overlap)")]
+UpstreamOpt = Annotated[list[Path] | None, typer.Option("--upstream", help="an original just-eval judgment file "
+                                                        "(score_multi / score_safety JSONL); repeatable")]
+BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for the 95% CIs "
+                                           "(0: none)")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the bootstrap")]
+NaAsOpt = Annotated[float | None, typer.Option("--na-as", help="count N/A scores as this value (5 reproduces the "
+                                               "original just-eval report); default: exclude and count them")]
+SubsetOpt = Annotated[str, typer.Option("--subset", help="lite | regular | safety | all")]
+
+
+def _settings(judge: list[str] | None, subset: str, na_as: float | None, bootstrap: int, seed: int) -> Settings:
+    from justeval.leaderboard.tables import Settings
+
+    return Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=list(judge) if judge else None)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from justeval.jsonl import atomic_output
+
+    with atomic_output(out) as fh:
+        fh.write(text)
+    typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("leaderboard")
+def leaderboard(
+    run_dirs: RunDirsArg = None,
+    judge: JudgeOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json | html")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
+    by: Annotated[list[str] | None, typer.Option("--by", help="aspect | task | topic | dataset | difficulty "
+                                                 "(repeatable; task/topic/difficulty need instruction tags)")] = None,
+    subset: SubsetOpt = "all",
+    na_as: NaAsOpt = None,
+    bootstrap: BootstrapOpt = 1000,
+    seed: SeedOpt = 0,
+    instructions: InstructionsOpt = None,
+    upstream: UpstreamOpt = None,
+) -> None:
+    """Per-model, per-aspect means with 95% bootstrap CIs, counts, breakdowns and diagnostics."""
+    from justeval.errors import JustevalError
+    from justeval.leaderboard.build import build_leaderboard
+
+    if fmt not in FORMATS:
+        raise JustevalError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
+    dims = [d.strip() for item in (by or ["aspect"]) for d in item.split(",") if d.strip()]
+    bad = [d for d in dims if d not in BY]
+    if bad:
+        raise JustevalError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
+    built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=dims, instructions=instructions,
+                              settings=_settings(judge, subset, na_as, bootstrap, seed),
+                              keep_judgments=fmt == "html")
+    board = built.board
+    if fmt == "json":
+        from justeval.leaderboard.schema import dumps
+
+        _emit(dumps(board), out)
+    elif fmt == "csv":
+        from justeval.leaderboard.render import to_csv
+
+        _emit(to_csv(board), out)
+    elif fmt == "md":
+        from justeval.leaderboard.render import to_markdown
+
+        _emit(to_markdown(board), out)
+    elif fmt == "html":
+        from justeval.leaderboard.publish import render_page
+
+        _emit(render_page(board, built.models, built.tags, with_items=False), out)
+    elif out is not None:
+        from justeval.leaderboard.render import to_text
+
+        _emit(to_text(board), out)
+    else:
+        from rich.console import Console
+
+        from justeval.leaderboard.render import rich_renderable
+
+        Console().print(rich_renderable(board))
+
+
+@app.command("compare")
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="run directory of model A")],
+    run_b: Annotated[Path, typer.Argument(help="run directory of model B")],
+    judge: JudgeOpt = None,
+    bootstrap: BootstrapOpt = 1000,
+    seed: SeedOpt = 0,
+    na_as: NaAsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Paired per-aspect differences A - B on the items both were scored on, with bootstrap CIs."""
+    from justeval.errors import JustevalError
+    from justeval.leaderboard.build import build_leaderboard
+    from justeval.leaderboard.compare import compare_models
+    from justeval.leaderboard.compare_render import comparison_json, print_comparison
+
+    built = build_leaderboard([run_a, run_b], settings=_settings(judge, "all", na_as, 0, seed))
+    if len(built.models) != 2:
+        names = ", ".join(m.model for m in built.models)
+        raise JustevalError(f"compare needs one model in each run directory; found {names}")
+    a, b = built.models
+    result = compare_models(a, b, built.board.aspects_by_category, na_as=na_as, resamples=bootstrap, seed=seed)
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps(comparison_json(result), indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "table":
+        print_comparison(result)
+    else:
+        raise JustevalError(f"unknown --format {fmt!r} (choose from table, json)")
+
+
+@app.command("publish")
+def publish(
+    out: Annotated[Path, typer.Option("--out", help="site folder to write (index.html, chart.svg, ...)")],
+    run_dirs: RunDirsArg = None,
+    judge: JudgeOpt = None,
+    subset: SubsetOpt = "all",
+    na_as: NaAsOpt = None,
+    bootstrap: BootstrapOpt = 1000,
+    seed: SeedOpt = 0,
+    instructions: InstructionsOpt = None,
+    upstream: UpstreamOpt = None,
+) -> None:
+    """Write the static leaderboard site (open index.html from disk or host the folder anywhere)."""
+    from justeval.leaderboard.build import build_leaderboard
+    from justeval.leaderboard.publish import publish_site
+
+    built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
+                              settings=_settings(judge, subset, na_as, bootstrap, seed),
+                              keep_judgments=True, want_tags=True)
+    if built.tags:
+        from justeval.leaderboard.breakdowns import breakdown
+
+        for dim in ("task", "topic", "difficulty"):
+            built.board.breakdowns[dim] = breakdown(built.models, dim, built.board.aspects_by_category,
+                                                    built.board.settings, built.tags)
+    else:
+        typer.echo("note: no instruction tags (pass --instructions): the page has no task, topic or difficulty "
+                   "breakdowns", err=True)
+    for path in publish_site(built.board, built.models, out, built.tags):
+        typer.echo(f"wrote {path}", err=True)

@@ -1,0 +1,3 @@
+"""The engine (concurrency, limits, retries, cache, cost) and the backends it drives."""
+
+from justeval.engine import backends as backends  # registers the built-in backend kinds

@@ -212,11 +212,12 @@ class _Run:
                     return None
                 break
             try:
-                (completion, latency), n = await call_with_retries(
+                (reply, latency), n = await call_with_retries(
                     lambda: self._call_once(request), max_retries=self.config.max_retries,
                     timeout_s=self.config.timeout_s, base_s=self.config.retry_base_s,
                     max_wait_s=self.config.retry_max_wait_s, on_retry=self._on_retry)
                 attempts += n
+                completion = reply
             except BackendError as exc:
                 attempts += getattr(exc, "attempts", 1)
                 return CallResult(request, "error", completion=completion, error=_describe(exc),
@@ -225,17 +226,17 @@ class _Run:
                 attempts += getattr(exc, "attempts", 1)
                 return CallResult(request, "error", completion=completion,
                                   error=f"{type(exc).__name__}: {exc}", attempts=attempts, cost_usd=cost_total)
-            cost = self._charge(completion)
+            cost = self._charge(reply)
             if cost is not None:
                 cost_total = (cost_total or 0.0) + cost
             try:
-                parsed = self.validate(completion) if self.validate else None
+                parsed = self.validate(reply) if self.validate else None
             except ParseFailure as exc:
                 reason = str(exc) or "reply could not be parsed"
                 continue
             if self.cache is not None and key is not None:
-                self.cache.put(key, completion)
-            return CallResult(request, "ok", completion=completion, parsed=parsed, latency_s=latency,
+                self.cache.put(key, reply)
+            return CallResult(request, "ok", completion=reply, parsed=parsed, latency_s=latency,
                               attempts=attempts, cost_usd=cost_total)
         return CallResult(request, "parse_error", completion=completion, error=reason, latency_s=latency,
                           attempts=attempts, cost_usd=cost_total)

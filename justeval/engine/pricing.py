@@ -5,6 +5,7 @@ An unknown model has no price: None, never a guess.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -15,11 +16,13 @@ from justeval.records import Usage
 _PREFIXES = ("openai:", "litellm:")
 
 
-def _litellm() -> Any:
+def load_litellm() -> Any:
+    """Import LiteLLM offline (bundled price map), quiet, on plain httpx."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
     litellm.suppress_debug_info = True
+    litellm.disable_aiohttp_transport = True  # plain httpx: no aiohttp sessions left unclosed
     return litellm
 
 
@@ -35,7 +38,7 @@ def _prices(model: str) -> tuple[float, float] | None:
     """(input, output) USD per token, or None when LiteLLM does not know the model."""
     if not model or model.startswith("hf:"):
         return None
-    litellm = _litellm()
+    litellm = load_litellm()
     try:
         info = litellm.get_model_info(model)
     except Exception:
@@ -74,10 +77,8 @@ def _encoding(model: str | None) -> Any:
                 os.environ["TIKTOKEN_CACHE_DIR"] = bundled
     name = "cl100k_base"
     if model:
-        try:
+        with contextlib.suppress(KeyError):
             name = tiktoken.encoding_name_for_model(_model_name(model).rsplit("/", 1)[-1])
-        except KeyError:
-            pass
     try:
         return tiktoken.get_encoding(name)
     except Exception:

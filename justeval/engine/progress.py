@@ -48,7 +48,8 @@ class RichProgress(NullProgress):
         self._bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            TextColumn("retries {task.fields[retries]} · failed {task.fields[failures]} · cached {task.fields[cached]}"),
+            TextColumn("retries {task.fields[retries]} · failed {task.fields[failures]}"
+                       " · cached {task.fields[cached]}"),
             console=Console(stderr=True), refresh_per_second=4, transient=False)
         self._task = self._bar.add_task(description, total=total, rate="", retries=0, failures=0, cached=0)
 

@@ -26,7 +26,7 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, BackendError) and exc.retryable
 
 
-class wait_backoff_or_retry_after(wait_base):  # noqa: N801 - tenacity naming style
+class wait_backoff_or_retry_after(wait_base):  # tenacity names its waits in lower case
     """Exponential backoff with jitter, but never shorter than the server's Retry-After."""
 
     def __init__(self, base_s: float, max_s: float) -> None:
@@ -72,7 +72,7 @@ async def call_with_retries(fn: Callable[[], Awaitable[T]], *, max_retries: int,
                              wait=wait_backoff_or_retry_after(base_s, max_wait_s),
                              retry=retry_if_exception(is_retryable), before_sleep=before_sleep, reraise=True)
     try:
-        result = await retrying(attempt)
+        result: T = await retrying(attempt)
     except Exception as exc:
         exc.attempts = attempts  # type: ignore[attr-defined]  # read by the engine for the record
         raise

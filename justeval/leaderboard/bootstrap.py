@@ -27,10 +27,10 @@ def rng_for(seed: int, *keys: str) -> np.random.Generator:
 def draw_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """W[b, i] = how many times item i is in resample b (each row sums to n)."""
     if n == 0 or resamples == 0:
-        return np.zeros((resamples, n))
+        return np.zeros((resamples, n), dtype=np.int64)
     idx = rng.integers(0, n, size=(resamples, n))
-    flat = idx + (np.arange(resamples) * n)[:, None]
-    return np.bincount(flat.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float64)
+    idx += (np.arange(resamples, dtype=np.int64) * n)[:, None]
+    return np.bincount(idx.ravel(), minlength=resamples * n).reshape(resamples, n)
 
 
 def resampled_means(values: np.ndarray, included: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -66,18 +66,36 @@ def point_means(values: np.ndarray, included: np.ndarray) -> np.ndarray:
         return np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
 
 
-def bootstrap_groups(groups: Sequence[tuple[str, np.ndarray, np.ndarray]], resamples: int, seed: int,
-                     name: str) -> tuple[np.ndarray, np.ndarray]:
+_RECENT: dict[tuple[object, ...], np.ndarray] = {}
+
+
+def counts_for(seed: int, name: str, key: str, n: int, resamples: int) -> np.ndarray:
+    """The draws of one model's category; the latest two are kept, so a model's breakdowns
+    reuse the draws of its leaderboard row instead of drawing again."""
+    k = (seed, name, key, n, resamples)
+    if k not in _RECENT:
+        while len(_RECENT) >= 2:
+            _RECENT.pop(next(iter(_RECENT)))
+        _RECENT[k] = draw_counts(n, resamples, rng_for(seed, name, key)).astype(np.float64)
+    return _RECENT[k]
+
+
+def bootstrap_groups(groups: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]], resamples: int,
+                     seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Point means and resampled means for column groups that are resampled independently.
 
-    groups: (key, values, included) with items x columns arrays (one group per item category).
+    groups: (key, values, included, rows) with items x columns arrays over all the items of a
+    category (one group per category); `rows` (bool per item, or None for all) restricts the
+    statistic to a subset of items, e.g. one task type. The resamples are always of the whole
+    category, so a subset's mean is computed on the subset's items within each resample.
     Returns (points: columns, samples: resamples x columns) with columns concatenated in order.
     """
     points, samples = [], []
-    for key, values, included in groups:
-        points.append(point_means(values, included))
-        counts = draw_counts(values.shape[0], resamples, rng_for(seed, name, key))
-        samples.append(resampled_means(values, included, counts))
+    for key, values, included, rows in groups:
+        inc = included if rows is None else included & rows[:, None]
+        points.append(point_means(values, inc))
+        counts = counts_for(seed, name, key, values.shape[0], resamples)
+        samples.append(resampled_means(values, inc, counts))
     if not points:
         return np.zeros(0), np.zeros((resamples, 0))
     return np.concatenate(points), np.concatenate(samples, axis=1)

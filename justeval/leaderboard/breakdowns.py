@@ -59,33 +59,35 @@ def _labels(mi: ModelItems, dimension: str, tags: Mapping[ItemId, Instruction] |
     return out
 
 
-def breakdown(models: Sequence[ModelItems], dimension: str, aspects_by_category: dict[str, list[str]],
-              settings: Settings, tags: Mapping[ItemId, Instruction] | None = None) -> list[BreakdownRow]:
-    """Rows (group, model) ordered by group size, then by the model's average in the group."""
+def model_breakdown(mi: ModelItems, dimension: str, aspects_by_category: dict[str, list[str]], settings: Settings,
+                    tags: Mapping[ItemId, Instruction] | None = None) -> list[BreakdownRow]:
+    """One model's rows of a breakdown, one per group it has items in."""
     if dimension not in DIMENSIONS:
         raise JustevalError(f"unknown breakdown {dimension!r} (choose from {', '.join(DIMENSIONS)})")
-    per_model: list[tuple[ModelItems, dict[str, np.ndarray]]] = []
-    sizes: dict[str, int] = {}
-    for mi in models:
-        labels = _labels(mi, dimension, tags)
-        masks: dict[str, np.ndarray] = {}
-        for k, labs in enumerate(labels):
-            for lab in labs:
-                masks.setdefault(lab, np.zeros(len(mi.ids), dtype=bool))[k] = True
-        for lab, m in masks.items():
-            sizes[lab] = max(sizes.get(lab, 0), int(m.sum()))
-        per_model.append((mi, masks))
-    rows: list[BreakdownRow] = []
-    for group in sorted(sizes, key=lambda g: (-sizes[g], g)):
-        block = []
-        for mi, masks in per_model:
-            mask = masks.get(group)
-            if mask is None:
-                continue
-            s = summarise(mi, aspects_by_category, settings, rows=mask, key=f"{dimension}={group}")
-            aspects = {a: GroupAspect(float(s.points[k]), float(s.ci_low[k]), float(s.ci_high[k]), int(s.n[k]))
-                       for k, a in enumerate(s.aspects) if s.n[k] > 0}
-            block.append(BreakdownRow(dimension, group, mi.model, int(mask.sum()), aspects, s.average))
-        block.sort(key=lambda r: (np.isnan(r.average.mean), -np.nan_to_num(r.average.mean), r.model))
-        rows.extend(block)
+    masks: dict[str, np.ndarray] = {}
+    for k, labs in enumerate(_labels(mi, dimension, tags)):
+        for lab in labs:
+            masks.setdefault(lab, np.zeros(len(mi.ids), dtype=bool))[k] = True
+    rows = []
+    for group, mask in masks.items():
+        s = summarise(mi, aspects_by_category, settings, rows=mask)
+        aspects = {a: GroupAspect(float(s.points[k]), float(s.ci_low[k]), float(s.ci_high[k]), int(s.n[k]))
+                   for k, a in enumerate(s.aspects) if s.n[k] > 0}
+        rows.append(BreakdownRow(dimension, group, mi.model, int(mask.sum()), aspects, s.average))
     return rows
+
+
+def order_breakdown(rows: list[BreakdownRow]) -> list[BreakdownRow]:
+    """Groups by size (largest first), within a group models by their average (best first)."""
+    sizes: dict[str, int] = {}
+    for r in rows:
+        sizes[r.group] = max(sizes.get(r.group, 0), r.items)
+    return sorted(rows, key=lambda r: (-sizes[r.group], r.group, bool(np.isnan(r.average.mean)),
+                                       -float(np.nan_to_num(r.average.mean)), r.model))
+
+
+def breakdown(models: Sequence[ModelItems], dimension: str, aspects_by_category: dict[str, list[str]],
+              settings: Settings, tags: Mapping[ItemId, Instruction] | None = None) -> list[BreakdownRow]:
+    """Rows (group, model) of all models, ordered by `order_breakdown`."""
+    return order_breakdown([r for mi in models
+                            for r in model_breakdown(mi, dimension, aspects_by_category, settings, tags)])

@@ -3,24 +3,26 @@ diagnose. The CLI, `publish` and the benchmark all go through `build_leaderboard
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from justeval.errors import JustevalError
-from justeval.leaderboard.breakdowns import NEEDS_TAGS, breakdown
+from justeval.errors import JustevalError, SourceUnavailableError
+from justeval.leaderboard.breakdowns import NEEDS_TAGS, BreakdownRow, model_breakdown, order_breakdown
 from justeval.leaderboard.diagnostics import model_diagnostics, pooled_length_correlation
 from justeval.leaderboard.loading import (
     CATEGORIES,
     ModelItems,
     ModelRun,
-    aspects_seen,
     build_items,
-    load_models,
+    extend_aspects,
+    iter_models,
+    order_aspects,
+    unique_names,
 )
-from justeval.leaderboard.tables import Leaderboard, Settings, build_table
+from justeval.leaderboard.tables import Leaderboard, Settings, assign_ranks, model_row
 from justeval.records import Instruction, ItemId
+from justeval.rundir import RunDir
 
 SUBSETS = ("all", "regular", "safety", "lite")
 
@@ -58,31 +60,17 @@ def load_tags(source: str | None, *, required: bool) -> dict[ItemId, Instruction
         return {inst.id: inst for inst in load_instructions(source)}
     except JustevalError as exc:
         if required:
-            raise JustevalError(f"breakdowns by task, topic and difficulty need the instruction tags, and the "
-                                f"instruction set could not be loaded ({exc}); pass --instructions FILE") from exc
+            raise SourceUnavailableError(f"breakdowns by task, topic and difficulty need the instruction tags: "
+                                         f"{exc}") from exc
         return None
 
 
-def lite_ids() -> set[ItemId]:
-    """The ids of the just-eval "lite" subset (275 regular + 75 safety)."""
-    try:
-        from justeval import instructions as inst_mod
+def lite_ids(source: str | None) -> set[ItemId]:
+    """The ids of the just-eval "lite" subset (275 regular + 75 safety), found beside a local
+    instruction file or fetched by the instruction loader."""
+    from justeval.instructions import load_lite_ids
 
-        for name in ("lite_ids", "load_lite_ids"):
-            fn = getattr(inst_mod, name, None)
-            if callable(fn):
-                return set(fn())
-    except ImportError:
-        pass
-    from justeval.paths import data_dir
-
-    try:
-        path = data_dir("instructions") / "lite_ids.json"
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, FileNotFoundError, json.JSONDecodeError) as exc:
-        raise JustevalError("--subset lite needs the lite id list (instructions/lite_ids.json), "
-                            "which was not found") from exc
-    return set(data.get("lite_regular_ids", [])) | set(data.get("lite_safety_ids", []))
+    return set(load_lite_ids(source))
 
 
 def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence[str | Path] = (),
@@ -90,27 +78,37 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
                       keep_judgments: bool = False, want_tags: bool = False) -> Built:
     """The leaderboard of the given runs; `by` adds breakdowns (task, topic, dataset, difficulty).
 
-    `want_tags` loads the instruction tags when a source is known, without failing if not
-    (publish uses it for optional breakdowns and the item browser's filters).
+    Runs are read one at a time and reduced to arrays, so memory stays flat in the number of
+    models. `keep_judgments` keeps texts and records for the page; `want_tags` loads the
+    instruction tags when a source is known, without failing if not.
     """
     settings = settings or Settings()
     if settings.subset not in SUBSETS:
         raise JustevalError(f"unknown subset {settings.subset!r} (choose from {', '.join(SUBSETS)})")
-    runs = load_models(run_dirs, upstream)
     need = any(d in NEEDS_TAGS for d in by)
-    source = instruction_source(instructions, runs)
+    metas = [ModelRun("", str(d), [], [], RunDir(d).read_meta()) for d in run_dirs if Path(d).is_dir()]
+    source = instruction_source(instructions, metas)
     tags = load_tags(source, required=need) if (need or want_tags) else None
     categories = CATEGORIES if settings.subset in ("all", "lite") else (settings.subset,)
-    ids = lite_ids() if settings.subset == "lite" else None
-    seen = aspects_seen(runs)
-    per_cat = {c: seen.get(c, []) for c in categories}
+    ids = lite_ids(source) if settings.subset == "lite" else None
     datasets = {i: t.dataset for i, t in tags.items()} if tags else None
-    models = [build_items(r, judge=settings.judge, ids=ids, categories=categories, aspects_by_category=per_cat,
-                          datasets=datasets, keep_judgments=keep_judgments) for r in runs]
-    board = build_table(models, per_cat, settings)
-    for dim in by:
-        if dim != "aspect":
-            board.breakdowns[dim] = breakdown(models, dim, per_cat, settings, tags)
+    models = [build_items(run, judge=settings.judge, ids=ids, categories=categories, datasets=datasets,
+                          keep_text=keep_judgments)
+              for run in unique_names(iter_models(run_dirs, upstream))]
+    per_cat: dict[str, list[str]] = {}
+    for cat in categories:
+        per_cat[cat] = order_aspects(a for mi in models for a in mi.aspects_by_category.get(cat, []))
+    for mi in models:
+        extend_aspects(mi, per_cat)
+    rows = []
+    parts: dict[str, list[BreakdownRow]] = {dim: [] for dim in by if dim != "aspect"}
+    for mi in models:  # a model's row and breakdowns in turn share its bootstrap draws
+        rows.append(model_row(mi, per_cat, settings))
+        for dim, out in parts.items():
+            out.extend(model_breakdown(mi, dim, per_cat, settings, tags))
+    board = Leaderboard(settings=settings, aspects=order_aspects(a for c in per_cat.values() for a in c),
+                        aspects_by_category=per_cat, rows=assign_ranks(rows),
+                        breakdowns={dim: order_breakdown(out) for dim, out in parts.items()})
     for mi in models:
         board.diagnostics[mi.model] = model_diagnostics(mi, board.aspects, settings.na_as)
     board.length_correlation = pooled_length_correlation(models, board.aspects, settings.na_as)

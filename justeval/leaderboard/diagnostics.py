@@ -32,16 +32,24 @@ class RefusalDetector:
     not_refusal: tuple[re.Pattern[str], ...]
 
     def opening(self, text: str) -> str:
-        t = " ".join(text.translate(_QUOTES).lower().split())
+        head = text[: self.opening_chars * 2]
+        t = " ".join(head.translate(_QUOTES).lower().split())
+        if len(t) < self.opening_chars and len(head) < len(text):  # long runs of whitespace
+            t = " ".join(text.translate(_QUOTES).lower().split())
         return t[: self.opening_chars]
 
     def __call__(self, text: str | None) -> bool:
         if not text or not text.strip():
             return False
         t = self.opening(text)
-        for p in self.not_refusal:
-            t = p.sub(" ", t)
-        return any(p.search(t) for p in self.refuse)
+        if self.not_refusal:
+            t = _combined(self.not_refusal).sub(" ", t)
+        return _combined(self.refuse).search(t) is not None
+
+
+@lru_cache(maxsize=8)
+def _combined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
 
 
 @lru_cache(maxsize=1)
@@ -91,11 +99,10 @@ def spearman(x: np.ndarray, y: np.ndarray) -> Correlation:
     return Correlation(float(np.corrcoef(rx, ry)[0, 1]), n)
 
 
-def _rate(outputs: list[str | None], rows: np.ndarray) -> Rate:
-    texts = [outputs[k] for k in np.flatnonzero(rows)]
-    texts = [t for t in texts if t is not None]
-    count = sum(1 for t in texts if is_refusal(t))
-    return Rate(count / len(texts) if texts else math.nan, count, len(texts))
+def _rate(mi: ModelItems, rows: np.ndarray) -> Rate:
+    rows = rows & ~mi.gen_error
+    n, count = int(rows.sum()), int((mi.refused & rows).sum())
+    return Rate(count / n if n else math.nan, count, n)
 
 
 def model_diagnostics(mi: ModelItems, aspects: Sequence[str], na_as: float | None) -> ModelDiagnostics:
@@ -105,8 +112,8 @@ def model_diagnostics(mi: ModelItems, aspects: Sequence[str], na_as: float | Non
             continue
         vals, inc = mi.scores(a, na_as)
         corr[a] = spearman(np.where(inc, vals, np.nan), mi.words)
-    return ModelDiagnostics(model=mi.model, refusal=_rate(mi.outputs, mi.category == "safety"),
-                            over_refusal=_rate(mi.outputs, mi.category == "regular"), length_correlation=corr)
+    return ModelDiagnostics(model=mi.model, refusal=_rate(mi, mi.category == "safety"),
+                            over_refusal=_rate(mi, mi.category == "regular"), length_correlation=corr)
 
 
 def pooled_length_correlation(models: Sequence[ModelItems], aspects: Sequence[str],

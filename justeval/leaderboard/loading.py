@@ -8,16 +8,21 @@ judged) comes from the same place as the means.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, TypeAdapter
 
 from justeval.errors import InputError, JustevalError
+from justeval.jsonl import read_records
 from justeval.records import Generation, ItemId, Judgment
-from justeval.rundir import RunDir
+from justeval.rundir import RunDir, safe_name
+
+M = TypeVar("M", bound=BaseModel)
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
 
 # State of one (item, aspect) cell.
 NOT_APPLICABLE, SCORED, NA, PARSE_ERROR, JUDGE_ERROR, NOT_JUDGED, GEN_ERROR = range(7)
@@ -53,11 +58,14 @@ class ModelItems:
     category: np.ndarray            # str per item: regular | safety
     dataset: np.ndarray             # str per item
     words: np.ndarray               # output length in words; NaN without output
-    outputs: list[str | None]
+    refused: np.ndarray             # bool per item: the output opens with a refusal
+    outputs: list[str | None]       # kept only for the page (keep_text)
+    instructions: list[str]
     gen_error: np.ndarray           # bool per item
     values: dict[str, np.ndarray]   # aspect -> float (NaN unless SCORED)
     state: dict[str, np.ndarray]    # aspect -> int8 state
     judges: dict[str, list[str]]    # aspect -> judges that scored it
+    aspects_by_category: dict[str, list[str]]  # aspects found in this model's judgments
     templates: dict[str, list[dict[str, str]]]  # aspect -> [{name, hash}]
     judgments: dict[ItemId, list[Judgment]] = field(default_factory=dict)
 
@@ -74,13 +82,31 @@ class ModelItems:
         return {i: k for k, i in enumerate(self.ids)}
 
 
+def fast_records(path: Path, model: type[M]) -> list[M]:
+    """Like `read_records`, validated in one pass by pydantic-core (several times faster on
+    big runs); any problem (a bad line, a torn tail) falls back to `read_records`, which
+    handles it and names the line."""
+    try:
+        data = path.read_bytes()
+        lines = [ln for ln in data.split(b"\n") if ln.strip()]
+        return _adapter(model).validate_json(b"[" + b",".join(lines) + b"]")
+    except Exception:
+        return read_records(path, model)
+
+
+def _adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return _ADAPTERS[model]
+
+
 def load_run_dir(path: str | Path) -> list[ModelRun]:
     """The models of one run directory (normally one: the run's generator)."""
     rd = RunDir(path)
     if not rd.path.is_dir():
         raise InputError(rd.path, "not a run directory")
-    gens = rd.load_generations() if rd.generations.exists() else []
-    judgments = rd.load_judgments()
+    gens = fast_records(rd.generations, Generation) if rd.generations.exists() else []
+    judgments = [j for f in rd.judgment_files() for j in fast_records(f, Judgment)]
     if not gens and not judgments:
         raise InputError(rd.path, "no generations.jsonl and no judgments in this run directory")
     names = list(dict.fromkeys([g.generator for g in gens] + [j.generator for j in judgments]))
@@ -107,23 +133,25 @@ def load_upstream_files(paths: Sequence[str | Path]) -> list[ModelRun]:
     return list(runs.values())
 
 
-def unique_names(runs: list[ModelRun]) -> list[ModelRun]:
+def unique_names(runs: Iterable[ModelRun]) -> Iterator[ModelRun]:
     """Two runs of one generator stay apart on the board: the later ones get their folder name."""
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for run in runs:
-        if run.name in seen:
-            seen[run.name] += 1
-            run.name = f"{run.name} ({Path(run.source).name or run.source})"
-        else:
-            seen[run.name] = 1
-    return runs
+        name = run.name
+        k = 1
+        while name in seen:
+            name = f"{run.name} ({Path(run.source).name or run.source})" + (f" #{k}" if k > 1 else "")
+            k += 1
+        run.name = name
+        seen.add(name)
+        yield run
 
 
 def _latest(judgments: list[Judgment], judge: Sequence[str] | None) -> list[Judgment]:
     """The last record per (id, judge, template hash): later lines supersede earlier ones."""
     keep: dict[tuple[Any, ...], Judgment] = {}
     for j in judgments:
-        if judge and j.judge not in judge:
+        if judge and j.judge not in judge and safe_name(j.judge) not in judge:
             continue
         keep[(j.id, j.judge, j.template.hash)] = j
     return list(keep.values())
@@ -131,12 +159,15 @@ def _latest(judgments: list[Judgment], judge: Sequence[str] | None) -> list[Judg
 
 def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[ItemId] | None = None,
                 categories: Sequence[str] = CATEGORIES, aspects_by_category: dict[str, list[str]] | None = None,
-                datasets: dict[ItemId, str] | None = None, keep_judgments: bool = False) -> ModelItems:
+                datasets: dict[ItemId, str] | None = None, keep_text: bool = False) -> ModelItems:
     """The arrays of one model, restricted to `ids` / `categories` and to `judge` when given.
 
-    `aspects_by_category` (from all models together) makes an unjudged item count as
-    NOT_JUDGED for every aspect its category has on the board.
+    Aspects are those of this model's judgments plus `aspects_by_category`; `extend_aspects`
+    adds later the ones only other models have. `keep_text` keeps outputs, instructions and
+    judgment records (for the page); otherwise only their derived numbers are kept.
     """
+    from justeval.leaderboard.diagnostics import is_refusal
+
     judgments = _latest(run.judgments, judge)
     gens = {g.id: g for g in run.generations}
     for j in judgments:  # upstream-only or judgments without generations still count
@@ -145,34 +176,60 @@ def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[I
                                     status="ok")
     items = [g for g in gens.values() if g.category in categories and (ids is None or g.id in ids)]
     index = {g.id: k for k, g in enumerate(items)}
-    n = len(items)
     by_item: dict[ItemId, list[Judgment]] = {}
     for j in judgments:
         if j.id in index:
             by_item.setdefault(j.id, []).append(j)
-
-    per_cat = aspects_by_category or aspects_seen([run])
-    all_aspects = order_aspects(a for cat in categories for a in per_cat.get(cat, []))
-    cat_arr = np.array([g.category for g in items], dtype=object)
-    values = {a: np.full(n, np.nan) for a in all_aspects}
-    state = {a: np.zeros(n, dtype=np.int8) for a in all_aspects}
+    per_cat = {c: list(v) for c, v in (aspects_by_category or {}).items()}
+    for c, found in aspects_seen([ModelRun(run.name, run.source, [], judgments)]).items():
+        per_cat[c] = order_aspects([*per_cat.get(c, []), *found])
     gen_error = np.array([g.status == "error" or g.output is None for g in items], dtype=bool)
-    for cat in categories:
-        rows = cat_arr == cat
-        for a in per_cat.get(cat, []):
-            state[a][rows] = np.where(gen_error[rows], GEN_ERROR, NOT_JUDGED)
-    judges: dict[str, set[str]] = {a: set() for a in all_aspects}
-    templates: dict[str, dict[str, dict[str, str]]] = {a: {} for a in all_aspects}
+    mi = ModelItems(
+        model=run.name, source=run.source, ids=[g.id for g in items],
+        category=np.array([g.category for g in items], dtype=object),
+        dataset=np.array([(datasets or {}).get(g.id) or g.dataset for g in items], dtype=object),
+        words=np.array([len(g.output.split()) if g.output is not None else np.nan for g in items], dtype=float),
+        refused=np.array([is_refusal(g.output) for g in items], dtype=bool),
+        outputs=[g.output for g in items] if keep_text else [],
+        instructions=[g.instruction for g in items] if keep_text else [],
+        gen_error=gen_error, values={}, state={}, judges={}, templates={}, aspects_by_category=per_cat,
+        judgments=by_item if keep_text else {})
+    extend_aspects(mi, {c: per_cat.get(c, []) for c in categories})
+    _fill(mi, by_item, index, per_cat)
+    return mi
+
+
+def extend_aspects(mi: ModelItems, aspects_by_category: dict[str, list[str]]) -> None:
+    """Add the board's aspects this model has no column for (its items count as not judged)."""
+    n = len(mi.ids)
+    for cat, aspects in aspects_by_category.items():
+        rows = mi.category == cat
+        for a in aspects:
+            if a not in mi.state:
+                mi.values[a] = np.full(n, np.nan)
+                mi.state[a] = np.zeros(n, dtype=np.int8)
+                mi.judges[a], mi.templates[a] = [], []
+            fresh = rows & (mi.state[a] == NOT_APPLICABLE)
+            mi.state[a][fresh] = np.where(mi.gen_error[fresh], GEN_ERROR, NOT_JUDGED)
+    order = order_aspects(mi.state)
+    mi.values = {a: mi.values[a] for a in order}
+    mi.state = {a: mi.state[a] for a in order}
+
+
+def _fill(mi: ModelItems, by_item: dict[ItemId, list[Judgment]], index: dict[ItemId, int],
+          per_cat: dict[str, list[str]]) -> None:
+    judges: dict[str, set[str]] = {a: set() for a in mi.state}
+    templates: dict[str, dict[str, dict[str, str]]] = {a: {} for a in mi.state}
     owner: dict[tuple[int, str], Judgment] = {}
     for item_id, recs in by_item.items():
         k = index[item_id]
         for j in recs:
-            for a in j.scores if j.scores else per_cat.get(items[k].category, []):
-                if a not in state:
+            for a in j.scores if j.scores else per_cat.get(str(mi.category[k]), []):
+                if a not in mi.state:
                     continue
                 if (k, a) in owner:
                     other = owner[(k, a)]
-                    raise InputError(run.source, f"two judgments give '{a}' for item {item_id} of {run.name} "
+                    raise InputError(mi.source, f"two judgments give '{a}' for item {item_id} of {mi.model} "
                                      f"({other.judge} / {other.template.name}@{other.template.hash} and "
                                      f"{j.judge} / {j.template.name}@{j.template.hash}); pick one with --judge",
                                      record=item_id)
@@ -182,20 +239,14 @@ def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[I
                 if j.status == "ok":
                     score = j.scores.get(a)
                     if score is None:
-                        state[a][k] = NA
+                        mi.state[a][k] = NA
                     else:
-                        state[a][k] = SCORED
-                        values[a][k] = float(score)
+                        mi.state[a][k] = SCORED
+                        mi.values[a][k] = float(score)
                 else:
-                    state[a][k] = PARSE_ERROR if j.status == "parse_error" else JUDGE_ERROR
-    words = np.array([len(g.output.split()) if g.output is not None else np.nan for g in items], dtype=float)
-    ds = [(datasets or {}).get(g.id) or g.dataset for g in items]
-    return ModelItems(
-        model=run.name, source=run.source, ids=[g.id for g in items], category=cat_arr,
-        dataset=np.array(ds, dtype=object), words=words, outputs=[g.output for g in items], gen_error=gen_error,
-        values=values, state=state, judges={a: sorted(v) for a, v in judges.items()},
-        templates={a: list(v.values()) for a, v in templates.items()},
-        judgments=by_item if keep_judgments else {})
+                    mi.state[a][k] = PARSE_ERROR if j.status == "parse_error" else JUDGE_ERROR
+    mi.judges = {a: sorted(v) for a, v in judges.items()}
+    mi.templates = {a: list(v.values()) for a, v in templates.items()}
 
 
 def aspects_seen(runs: Iterable[ModelRun]) -> dict[str, list[str]]:
@@ -207,12 +258,15 @@ def aspects_seen(runs: Iterable[ModelRun]) -> dict[str, list[str]]:
     return {c: order_aspects(v) for c, v in found.items()}
 
 
-def load_models(run_dirs: Sequence[str | Path] = (), upstream: Sequence[str | Path] = ()) -> list[ModelRun]:
-    runs: list[ModelRun] = []
-    for d in run_dirs:
-        runs.extend(load_run_dir(d))
-    if upstream:
-        runs.extend(load_upstream_files(upstream))
-    if not runs:
+def iter_models(run_dirs: Sequence[str | Path] = (), upstream: Sequence[str | Path] = ()) -> Iterator[ModelRun]:
+    """The models one run directory at a time, so a big board never holds every record at once."""
+    if not run_dirs and not upstream:
         raise JustevalError("nothing to put on the leaderboard: give run directories or --upstream files")
-    return unique_names(runs)
+    for d in run_dirs:
+        yield from load_run_dir(d)
+    if upstream:
+        yield from load_upstream_files(upstream)
+
+
+def load_models(run_dirs: Sequence[str | Path] = (), upstream: Sequence[str | Path] = ()) -> list[ModelRun]:
+    return list(unique_names(iter_models(run_dirs, upstream)))

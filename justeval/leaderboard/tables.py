@@ -103,22 +103,21 @@ class Summary:
 
 
 def summarise(mi: ModelItems, aspects_by_category: dict[str, list[str]], settings: Settings,
-              rows: np.ndarray | None = None, key: str = "") -> Summary:
+              rows: np.ndarray | None = None) -> Summary:
     """Per-aspect means and CIs of `mi` over the items in `rows` (all when None)."""
     groups, names, counts = [], [], []
     for cat in CATEGORIES:
-        sel = mi.category == cat
-        if rows is not None:
-            sel = sel & rows
+        in_cat = mi.category == cat
         cols = [a for a in aspects_by_category.get(cat, []) if a in mi.values]
         if not cols:
             continue
         vals, inc = zip(*(mi.scores(a, settings.na_as) for a in cols), strict=True)
-        v = np.column_stack([x[sel] for x in vals])
-        m = np.column_stack([x[sel] for x in inc])
-        groups.append((f"{cat}|{key}", v, m))
+        v = np.column_stack([x[in_cat] for x in vals])
+        m = np.column_stack([x[in_cat] for x in inc])
+        sub = None if rows is None else rows[in_cat]
+        groups.append((cat, v, m, sub))
         names.extend(cols)
-        counts.extend(m.sum(axis=0).tolist())
+        counts.extend((m if sub is None else m & sub[:, None]).sum(axis=0).tolist())
     points, samples = bootstrap_groups(groups, settings.bootstrap, settings.seed, mi.model)
     lo, hi = interval(samples, settings.confidence)
     have = ~np.isnan(points)

@@ -88,7 +88,9 @@ def test_recorded_judgments_reproduced_through_the_judge_stage(shared_data: Path
                         engine_config=EngineConfig(concurrency=32, progress=False, parse_retries=2),
                         backend_options={"base_url": stub_server.base_url})
     assert summary.ok == 600 and summary.errors == 0 and summary.parse_errors == 0
-    assert stub_server.count == 600  # one call per item, no repeats
+    # one call per item, except that an item whose prompt repeats an earlier one's (three
+    # safety prompts do) may be answered from the cache
+    assert stub_server.count + summary.cached == 600 and stub_server.count >= len(by_prompt)
 
     judgments = RunDir(run).load_judgments()
     assert sorted(j.id for j in judgments) == sorted(recorded)

@@ -1,0 +1,105 @@
+"""`litellm:PROVIDER/MODEL`: every provider LiteLLM speaks to, through `litellm.acompletion`.
+LiteLLM's own retries are off (`num_retries=0`): the engine retries."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+from justeval.engine.backends.openai_backend import build_payload, parse_response
+from justeval.engine.httperrors import is_retryable_status, parse_retry_after
+from justeval.engine.types import Backend, BackendError, Completion, Request
+from justeval.errors import JustevalError
+from justeval.records import Usage
+
+
+def map_exception(exc: BaseException) -> BackendError:
+    """LiteLLM exception -> BackendError: 429, 5xx, timeouts and connection failures are retryable."""
+    from justeval.engine.pricing import load_litellm
+
+    litellm = load_litellm()
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    headers: Any = getattr(exc, "litellm_response_headers", None)
+    response = getattr(exc, "response", None)
+    if not headers and response is not None:
+        headers = getattr(response, "headers", None)
+    retry_after = parse_retry_after(headers) if headers else None
+    transient = (litellm.Timeout, litellm.APIConnectionError, litellm.RateLimitError,
+                 litellm.InternalServerError, litellm.ServiceUnavailableError)
+    permanent = (litellm.BadRequestError, litellm.AuthenticationError, litellm.PermissionDeniedError,
+                 litellm.NotFoundError)
+    if isinstance(exc, permanent):
+        retryable = False
+    elif isinstance(exc, transient):
+        retryable = True
+    else:
+        retryable = status is not None and is_retryable_status(status)
+    message = getattr(exc, "message", None) or str(exc)
+    prefix = f"HTTP {status}: " if status else ""
+    return BackendError(f"{prefix}{message}", retryable=retryable, status=status, retry_after=retry_after)
+
+
+class LiteLLMBackend(Backend):
+    kind = "litellm"
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str | None = None,
+                 completion: bool = False, timeout: float | None = None) -> None:
+        super().__init__(model)
+        self.base_url = base_url
+        self.completion = completion
+        self.timeout = timeout
+        self._api_key: str | None = None
+        if api_key_env:
+            self._api_key = os.environ.get(api_key_env)
+            if not self._api_key:
+                raise JustevalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.kind, "model": self.model, "base_url": self.base_url,
+                "completion": self.completion}
+
+    def supports_response_format(self) -> bool:
+        return True
+
+    def cost_usd(self, usage: Usage) -> float | None:
+        if self.base_url and self.model.startswith("openai/") and "api.openai.com" not in self.base_url:
+            return None  # `openai/` + api_base is a self-hosted OpenAI-compatible server: no list price
+        from justeval.engine.pricing import cost_usd
+
+        return cost_usd(self.model, usage)
+
+    async def complete(self, request: Request) -> Completion:
+        from justeval.engine.pricing import load_litellm
+
+        litellm = load_litellm()
+        endpoint, body = build_payload(self.model, request, completion=self.completion)
+        if "max_completion_tokens" in body:  # LiteLLM maps max_tokens per provider itself
+            body["max_tokens"] = body.pop("max_completion_tokens")
+        extra: dict[str, Any] = {"num_retries": 0}
+        if self.base_url:
+            extra["api_base"] = self.base_url
+        if self._api_key:
+            extra["api_key"] = self._api_key
+        if self.timeout is not None:
+            extra["timeout"] = self.timeout
+        try:
+            if endpoint == "chat":
+                response = await litellm.acompletion(**body, **extra)
+            else:
+                response = await litellm.atext_completion(**body, **extra)
+        except Exception as exc:
+            raise map_exception(exc) from exc
+        data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
+        return parse_response(endpoint, data)
+
+    async def aclose(self) -> None:
+        """Close the HTTP sessions LiteLLM caches, so none is left open when the loop ends
+        (another run would simply open new ones)."""
+        from justeval.engine.pricing import load_litellm
+
+        litellm = load_litellm()
+        with contextlib.suppress(Exception):
+            await litellm.close_litellm_async_clients()
+            litellm.in_memory_llm_clients_cache.flush_cache()

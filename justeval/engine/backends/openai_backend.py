@@ -1,0 +1,177 @@
+"""`openai:MODEL`: OpenAI, or any OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI) via
+`base_url`, through the official SDK. The SDK's own retries are off: the engine retries.
+
+Payload building and reply parsing are pure functions so they can be tested without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any, Literal
+
+from justeval.engine.httperrors import is_retryable_status, parse_retry_after
+from justeval.engine.types import Backend, BackendError, Completion, Request
+from justeval.errors import JustevalError
+from justeval.records import Usage
+
+Endpoint = Literal["chat", "completions"]
+_OPENAI_HOSTS = ("api.openai.com",)
+# reasoning models take `max_completion_tokens` and reject `max_tokens`
+_MAX_COMPLETION_TOKENS_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def _uses_max_completion_tokens(model: str) -> bool:
+    return model.rsplit("/", 1)[-1].startswith(_MAX_COMPLETION_TOKENS_PREFIXES)
+
+
+def prompt_from_messages(request: Request) -> str:
+    """Completion mode with only messages: their contents, separated by blank lines."""
+    return "\n\n".join(m.content for m in request.messages)
+
+
+def build_payload(model: str, request: Request, *, completion: bool = False) -> tuple[Endpoint, dict[str, Any]]:
+    """The endpoint and JSON body for one request (chat unless completion mode or a `prompt`)."""
+    params = request.params
+    use_completions = completion or request.prompt is not None
+    body: dict[str, Any] = {"model": model}
+    if use_completions:
+        body["prompt"] = request.prompt if request.prompt is not None else prompt_from_messages(request)
+    else:
+        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+    if params.temperature is not None:
+        body["temperature"] = params.temperature
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
+    if params.max_tokens is not None:
+        reasoning = not use_completions and _uses_max_completion_tokens(model)
+        body["max_completion_tokens" if reasoning else "max_tokens"] = params.max_tokens
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if params.response_format is not None and not use_completions:
+        body["response_format"] = params.response_format
+    return ("completions" if use_completions else "chat"), body
+
+
+def _usage(data: dict[str, Any]) -> Usage:
+    raw = data.get("usage") or {}
+    return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
+                 completion_tokens=int(raw.get("completion_tokens") or 0))
+
+
+def parse_response(endpoint: Endpoint, data: dict[str, Any]) -> Completion:
+    """Text, usage and finish reason of the first choice; a reply without choices is an error."""
+    choices = data.get("choices") or []
+    if not choices:
+        raise BackendError("reply has no choices", retryable=False)
+    choice = choices[0]
+    if endpoint == "chat":
+        message = choice.get("message") or {}
+        text = message.get("content")
+    else:
+        text = choice.get("text")
+    return Completion(text=text or "", usage=_usage(data), finish_reason=choice.get("finish_reason"),
+                      model=data.get("model"))
+
+
+def map_exception(exc: BaseException) -> BackendError:
+    """SDK exception -> BackendError (retryable for 429, 5xx, timeouts, dropped connections)."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return BackendError(f"request timed out: {exc}", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return BackendError(f"connection failed: {exc}", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
+        message = getattr(exc, "message", None) or str(exc)
+        return BackendError(f"HTTP {status}: {message}", retryable=is_retryable_status(status), status=status,
+                            retry_after=retry_after)
+    return BackendError(f"{type(exc).__name__}: {exc}", retryable=False)
+
+
+class OpenAIBackend(Backend):
+    kind = "openai"
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str | None = None,
+                 completion: bool = False, timeout: float | None = None, max_connections: int = 1000) -> None:
+        super().__init__(model)
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.completion = completion
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._api_key = self._resolve_key(api_key_env)
+        self._client: Any = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def _resolve_key(self, api_key_env: str | None) -> str:
+        if api_key_env:
+            key = os.environ.get(api_key_env)
+            if not key:
+                raise JustevalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
+            return key
+        key = os.environ.get("OPENAI_API_KEY")
+        if key:
+            return key
+        if self.base_url and not any(host in self.base_url for host in _OPENAI_HOSTS):
+            return "EMPTY"  # local OpenAI-compatible servers usually need no key
+        raise JustevalError("OPENAI_API_KEY is not set (or name another variable with --api-key-env)")
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.kind, "model": self.model, "base_url": self.base_url,
+                "completion": self.completion}
+
+    def supports_response_format(self) -> bool:
+        return True
+
+    def cost_usd(self, usage: Usage) -> float | None:
+        if self.base_url and not any(host in self.base_url for host in _OPENAI_HOSTS):
+            return None  # a self-hosted model has no list price
+        from justeval.engine.pricing import cost_usd
+
+        return cost_usd(self.model, usage)
+
+    def _get_client(self) -> Any:
+        """One client per event loop (httpx connections belong to the loop that opened them)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            import httpx
+            import openai
+
+            limits = httpx.Limits(max_connections=self.max_connections,
+                                  max_keepalive_connections=self.max_connections, keepalive_expiry=30)
+            http_client = openai.DefaultAsyncHttpxClient(limits=limits)
+            self._client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
+                                              timeout=self.timeout if self.timeout is not None else 600.0,
+                                              http_client=http_client)
+            self._client_loop = loop
+        return self._client
+
+    async def complete(self, request: Request) -> Completion:
+        client = self._get_client()
+        endpoint, body = build_payload(self.model, request, completion=self.completion)
+        try:
+            if endpoint == "chat":
+                response = await client.chat.completions.create(**body)
+            else:
+                response = await client.completions.create(**body)
+        except BackendError:
+            raise
+        except Exception as exc:
+            import openai
+
+            if isinstance(exc, openai.OpenAIError):
+                raise map_exception(exc) from exc
+            raise
+        data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
+        return parse_response(endpoint, data)
+
+    async def aclose(self) -> None:
+        client, self._client, self._client_loop = self._client, None, None
+        if client is not None:
+            with contextlib.suppress(RuntimeError):  # its loop is gone: nothing left to release
+                await client.close()

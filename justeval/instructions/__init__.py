@@ -1,0 +1,20 @@
+"""The instruction set: load it, select from it, count it, and assemble it from its sources."""
+
+from __future__ import annotations
+
+from justeval.instructions.load import DEFAULT_SOURCE, load_instructions
+from justeval.instructions.recipe import Recipe, load_recipe, parse_ranges
+from justeval.instructions.select import Selection, load_lite_ids, load_selection, select, selection_from_cli
+
+__all__ = [
+    "DEFAULT_SOURCE",
+    "Recipe",
+    "Selection",
+    "load_instructions",
+    "load_lite_ids",
+    "load_recipe",
+    "load_selection",
+    "parse_ranges",
+    "select",
+    "selection_from_cli",
+]

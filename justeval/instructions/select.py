@@ -1,0 +1,182 @@
+"""Selecting a part of the set: subset, tag and id filters, then --sample / --limit.
+
+The lite subset's ids are data: read from `lite_ids.json` beside a local source, from an
+explicit file, or from the public home named in the recipe for the hub source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from justeval.errors import InputError, JustevalError, SourceUnavailableError
+from justeval.instructions.load import load_instructions, resolve_local
+from justeval.instructions.recipe import parse_ranges
+from justeval.records import Instruction, ItemId
+
+SUBSETS = ("all", "regular", "safety", "lite")
+LITE_KEYS = ("lite_regular_ids", "lite_safety_ids")
+
+
+@dataclass
+class Selection:
+    """Which items a command works on; the fields mirror the shared CLI options."""
+
+    subset: str = "all"
+    datasets: list[str] | None = None
+    tasks: list[str] | None = None
+    topics: list[str] | None = None
+    difficulties: list[str] | None = None
+    ids: str | None = None
+    limit: int | None = None
+    sample: int | None = None
+    seed: int = 0
+    lite_ids: str | Path | None = None
+
+
+def _read_lite(data: Any, where: str | Path) -> set[ItemId]:
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in LITE_KEYS):
+        raise InputError(where, f"expected an object with lists {LITE_KEYS[0]} and {LITE_KEYS[1]}")
+    return {i for k in LITE_KEYS for i in data[k]}
+
+
+def load_lite_ids(source: str | Path | None = None, override: str | Path | None = None) -> set[ItemId]:
+    """The lite ids: `override`, else `lite_ids.json` beside a local source, else the recipe's URL."""
+    from justeval.instructions.recipe import load_recipe
+
+    if override is not None:
+        path = Path(override)
+    else:
+        local = resolve_local(source) if source is not None else None
+        recipe = load_recipe()
+        name = str(recipe.lite_ids.get("file", "lite_ids.json"))
+        if local is not None:
+            path = local.parent / name
+            if not path.is_file():
+                raise InputError(local, f"--subset lite needs {name} beside the instructions file "
+                                 f"(with {LITE_KEYS[0]} and {LITE_KEYS[1]})")
+        else:
+            return _read_lite(fetch_json(str(recipe.lite_ids["url"])), str(recipe.lite_ids["url"]))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(path, f"cannot read lite ids: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from exc
+    return _read_lite(data, path)
+
+
+def fetch_json(url: str, timeout: float = 20.0) -> Any:
+    """GET a small JSON file; offline mode or any network failure is one clear error."""
+    hint = "download it and pass a local instructions folder holding lite_ids.json"
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        raise SourceUnavailableError(f"offline mode: cannot fetch {url}; {hint}")
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https URL from the recipe)
+            return json.loads(resp.read().decode("utf-8"))
+    except Exception as exc:
+        raise SourceUnavailableError(f"cannot fetch {url} ({exc}); {hint}") from exc
+
+
+def _values(items: Iterable[str] | None) -> list[str]:
+    """Repeatable options also accept comma-separated values."""
+    return [v.strip() for item in (items or []) for v in str(item).split(",") if v.strip()]
+
+
+def _dataset_keys(inst: Instruction) -> set[str]:
+    """An item matches its dataset name and its source family (alpaca_eval, red_team, ...)."""
+    keys = {inst.dataset.lower()}
+    if inst.source_id:
+        keys.add(inst.source_id.split("-", 1)[0].lower())
+    return keys
+
+
+def _check_known(option: str, wanted: list[str], known: set[str]) -> None:
+    unknown = [w for w in wanted if w.lower() not in known]
+    if unknown:
+        raise JustevalError(f"unknown {option} {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
+
+
+def select(instructions: Sequence[Instruction], selection: Selection, *,
+           source: str | Path | None = None) -> list[Instruction]:
+    """Apply `selection` in a fixed order: subset, dataset, task, topic, difficulty, ids, sample, limit."""
+    sel = selection
+    if sel.subset not in SUBSETS:
+        raise JustevalError(f"unknown --subset {sel.subset!r} (choose from {', '.join(SUBSETS)})")
+    items = list(instructions)
+    if sel.subset in ("regular", "safety"):
+        items = [i for i in items if i.category == sel.subset]
+    elif sel.subset == "lite":
+        lite = load_lite_ids(source, sel.lite_ids)
+        items = [i for i in items if i.id in lite]
+    if sel.datasets:
+        wanted = _values(sel.datasets)
+        _check_known("--dataset", wanted, {k for i in instructions for k in _dataset_keys(i)})
+        low = {w.lower() for w in wanted}
+        items = [i for i in items if _dataset_keys(i) & low]
+    for option, attr, values in (("--task", "task_types", sel.tasks), ("--topic", "topics", sel.topics)):
+        if values:
+            wanted = _values(values)
+            _check_known(option, wanted, _known_tags(instructions, attr))
+            low = {w.lower() for w in wanted}
+            items = [i for i in items if {t.lower() for t in getattr(i, attr)} & low]
+    if sel.difficulties:
+        wanted = _values(sel.difficulties)
+        _check_known("--difficulty", wanted, _known_tags(instructions, "difficulty"))
+        low = {w.lower() for w in wanted}
+        items = [i for i in items if i.difficulty is not None and i.difficulty.lower() in low]
+    if sel.ids:
+        try:
+            wanted_ids = set(parse_ranges(sel.ids))
+        except (ValueError, InputError) as exc:
+            raise JustevalError(f"bad --ids {sel.ids!r}: {exc}") from exc
+        items = [i for i in items if i.id in wanted_ids]
+    if sel.sample is not None:
+        if sel.sample < 0:
+            raise JustevalError("--sample must be >= 0")
+        if sel.sample < len(items):
+            keep = set(random.Random(sel.seed).sample(range(len(items)), sel.sample))
+            items = [it for n, it in enumerate(items) if n in keep]
+    if sel.limit is not None:
+        if sel.limit < 0:
+            raise JustevalError("--limit must be >= 0")
+        items = items[: sel.limit]
+    return items
+
+
+def _known_tags(instructions: Sequence[Instruction], attr: str) -> set[str]:
+    """Values present in the data plus those of the recipe's tag schema."""
+    from justeval.instructions.recipe import load_recipe
+
+    schema = load_recipe().tags.get(attr, [])
+    present: set[str] = set()
+    for inst in instructions:
+        value = getattr(inst, attr)
+        if isinstance(value, list):
+            present.update(value)
+        elif value is not None:
+            present.add(value)
+    return {v.lower() for v in (*schema, *present)}
+
+
+def load_selection(source: str | Path | None, selection: Selection) -> list[Instruction]:
+    """Load `source` and apply `selection` (the lite ids come from beside the source)."""
+    return select(load_instructions(source), selection, source=source)
+
+
+def selection_from_cli(instructions: str | None, subset: str = "all", dataset: list[str] | None = None,
+                       task: list[str] | None = None, topic: list[str] | None = None,
+                       difficulty: list[str] | None = None, ids: str | None = None, limit: int | None = None,
+                       sample: int | None = None, seed: int = 0) -> tuple[str | None, Selection]:
+    """Turn the shared CLI options into (source, Selection); repeatable options may hold commas."""
+    sel = Selection(subset=subset.strip().lower(), datasets=_values(dataset) or None, tasks=_values(task) or None,
+                    topics=_values(topic) or None, difficulties=_values(difficulty) or None,
+                    ids=ids, limit=limit, sample=sample, seed=seed)
+    return instructions, sel

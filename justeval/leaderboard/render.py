@@ -1,0 +1,170 @@
+"""Text renderings of a leaderboard: pandas frames, CSV, Markdown and rich terminal tables."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from justeval.leaderboard.breakdowns import BreakdownRow
+from justeval.leaderboard.tables import Leaderboard
+
+COUNT_COLUMNS = [("judged", "judged"), ("missing", "N/A"), ("parse_errors", "parse err"),
+                 ("judge_errors", "judge err"), ("generation_errors", "gen err"), ("not_judged", "unjudged")]
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def fmt_ci(lo: float, hi: float) -> str:
+    return "" if math.isnan(lo) or math.isnan(hi) else f"[{lo:.2f}, {hi:.2f}]"
+
+
+def partial(board: Leaderboard, aspects: list[str]) -> bool:
+    return len(aspects) < len(board.aspects)
+
+
+def frame(board: Leaderboard) -> pd.DataFrame:
+    """One row per model, flat columns (the CSV layout)."""
+    records: list[dict[str, Any]] = []
+    for r in board.rows:
+        rec: dict[str, Any] = {"rank": r.rank_label, "model": r.model}
+        for a in board.aspects:
+            s = r.aspects.get(a)
+            rec[a] = s.mean if s else math.nan
+            rec[f"{a}_ci_low"] = s.ci_low if s else math.nan
+            rec[f"{a}_ci_high"] = s.ci_high if s else math.nan
+            rec[f"{a}_n"] = s.n if s else 0
+        rec["average"] = r.average.mean
+        rec["average_ci_low"] = r.average.ci_low
+        rec["average_ci_high"] = r.average.ci_high
+        rec["average_aspects"] = len(r.average_aspects)
+        rec["length_words"] = r.length_words
+        for key, _ in COUNT_COLUMNS:
+            rec[key] = r.counts[key]
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def to_csv(board: Leaderboard) -> str:
+    return frame(board).to_csv(index=False, float_format="%.6g")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    def esc(c: str) -> str:
+        return c.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main_rows(board: Leaderboard, ci_sep: str = " ") -> tuple[list[str], list[list[str]]]:
+    header = ["rank", "model", *board.aspects, "average", "length", *[h for _, h in COUNT_COLUMNS]]
+    rows = []
+    for r in board.rows:
+        cells = [r.rank_label, r.model]
+        for a in board.aspects:
+            s = r.aspects.get(a)
+            cells.append(f"{fmt(s.mean)}{ci_sep}{fmt_ci(s.ci_low, s.ci_high)}".strip() if s and s.n else "-")
+        mark = "*" if partial(board, r.average_aspects) else ""
+        cells.append(f"{fmt(r.average.mean)}{mark}{ci_sep}{fmt_ci(r.average.ci_low, r.average.ci_high)}".strip())
+        cells.append(fmt(r.length_words, 1))
+        cells += [str(r.counts[k]) for k, _ in COUNT_COLUMNS]
+        rows.append(cells)
+    return header, rows
+
+
+def footnotes(board: Leaderboard) -> list[str]:
+    s = board.settings
+    notes = [f"95% bootstrap CIs over items ({s.bootstrap} resamples, seed {s.seed}); rank: the ranks the "
+             "CIs allow (a range where CIs overlap)."]
+    if s.na_as is None:
+        notes.append("N/A scores are excluded from the means and counted in N/A.")
+    else:
+        notes.append(f"N/A scores counted as {s.na_as:g} (the original just-eval arithmetic when 5).")
+    if any(partial(board, r.average_aspects) for r in board.rows):
+        notes.append("* average over fewer aspects than the board has; ranked only among models with the "
+                     "same aspects.")
+    return notes + board.notes
+
+
+def breakdown_pivot(rows: list[BreakdownRow]) -> tuple[list[str], list[list[str]]]:
+    """Groups as rows, models as columns, cells `average [ci]` (n items)."""
+    models = list(dict.fromkeys(r.model for r in rows))
+    groups = list(dict.fromkeys(r.group for r in rows))
+    cell = {(r.group, r.model): r for r in rows}
+    body = []
+    for g in groups:
+        line = [g]
+        for m in models:
+            r = cell.get((g, m))
+            line.append("-" if r is None else
+                        f"{fmt(r.average.mean)} {fmt_ci(r.average.ci_low, r.average.ci_high)} (n={r.items})")
+        body.append(line)
+    return ["group", *models], body
+
+
+def diagnostics_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    header = ["model", "refusal (safety)", "over-refusal (regular)",
+              *[f"rho(len, {a})" for a in board.aspects]]
+    body = []
+    for r in board.rows:
+        d = board.diagnostics.get(r.model)
+        if d is None:
+            continue
+        line = [r.model, f"{fmt(d.refusal.rate)} ({d.refusal.count}/{d.refusal.n})",
+                f"{fmt(d.over_refusal.rate)} ({d.over_refusal.count}/{d.over_refusal.n})"]
+        line += [fmt(d.length_correlation[a].rho) if a in d.length_correlation else "-" for a in board.aspects]
+        body.append(line)
+    if board.length_correlation:
+        body.append(["(all models)", "", "", *[fmt(board.length_correlation[a].rho)
+                                                if a in board.length_correlation else "-" for a in board.aspects]])
+    return header, body
+
+
+def to_markdown(board: Leaderboard, by: list[str] | None = None) -> str:
+    parts = ["## Leaderboard", "", _md_table(*main_rows(board)), ""]
+    parts += [f"- {n}" for n in footnotes(board)]
+    for dim in by or board.breakdowns:
+        if dim in board.breakdowns:
+            parts += ["", f"## By {dim} (average [95% CI])", "", _md_table(*breakdown_pivot(board.breakdowns[dim]))]
+    parts += ["", "## Diagnostics", "", _md_table(*diagnostics_rows(board))]
+    return "\n".join(parts) + "\n"
+
+
+def _rich(title: str, header: list[str], rows: list[list[str]], numeric_from: int = 2) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for k, h in enumerate(header):
+        table.add_column(h, justify="right" if k >= numeric_from else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*[Text(c) for c in row])
+    return table
+
+
+def rich_renderable(board: Leaderboard, by: list[str] | None = None) -> Group:
+    header, rows = main_rows(board, ci_sep="\n")
+    parts: list[Any] = [_rich("Leaderboard", header, rows)]
+    parts += [Text(n, style="dim") for n in footnotes(board)]
+    for dim in by or board.breakdowns:
+        if dim in board.breakdowns:
+            parts.append(_rich(f"By {dim}: average [95% CI]", *breakdown_pivot(board.breakdowns[dim]), numeric_from=1))
+    parts.append(_rich("Diagnostics", *diagnostics_rows(board), numeric_from=1))
+    return Group(*parts)
+
+
+def to_text(board: Leaderboard, by: list[str] | None = None, width: int = 200) -> str:
+    console = Console(width=width, record=True, file=open_null(), color_system=None)
+    console.print(rich_renderable(board, by))
+    return console.export_text()
+
+
+def open_null() -> Any:
+    import io
+
+    return io.StringIO()

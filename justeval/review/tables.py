@@ -1,0 +1,60 @@
+"""Rich terminal tables for the review commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(rate: dict[str, float | None]) -> str:
+    v, lo, hi = rate.get("value"), rate.get("low"), rate.get("high")
+    if v is None:
+        return "-"
+    if lo is None or hi is None:
+        return f"{100 * v:.1f}%"
+    return f"{100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def rates_table(title: str, rows: list[dict[str, Any]], outcomes: tuple[str, ...], label: str = "") -> Table:
+    table = Table(title=title)
+    for col in (label or "models", "n", *outcomes, "score"):
+        table.add_column(col, justify="left" if col == (label or "models") else "right")
+    for row in rows:
+        name = row.get("name") or f"{row['model_a']} (A) vs {row['model_b']} (B)"
+        table.add_row(name, str(row.get("pairs", row.get("n", ""))), *[_pct(row[o]) for o in outcomes],
+                      _pct(row["score"]))
+    return table
+
+
+def print_import_report(report: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"{report['labels_count']} label(s) on {report['labelled_pairs']} of {report['pairs']} pair(s); "
+                  f"annotators: {', '.join(report['annotators'])}")
+    console.print(rates_table("Human preference (95% bootstrap CI)", report["win_rates"], ("A", "tie", "B")))
+    for aspect, rows in report["aspect_win_rates"].items():
+        console.print(rates_table(f"Human preference: {aspect}", rows, ("A", "tie", "B")))
+    if report["judge_agreement"]:
+        table = Table(title="Agreement: humans vs LLM judge")
+        for col in ("source", "annotator", "n", "raw", "n (no ties)", "raw (no ties)", "Cohen's kappa"):
+            table.add_column(col, justify="left" if col in ("source", "annotator") else "right")
+        for r in report["judge_agreement"]:
+            table.add_row(r["source"], r["annotator"], str(r["n"]), _num(r["raw"]), str(r["n_no_ties"]),
+                          _num(r["raw_no_ties"]), _num(r["kappa"]))
+        console.print(table)
+    inter = report["inter_annotator"]
+    if inter:
+        table = Table(title="Agreement between annotators")
+        for col in ("annotator 1", "annotator 2", "n", "raw", "raw (no ties)", "Cohen's kappa"):
+            table.add_column(col, justify="left" if col.startswith("annotator") else "right")
+        for r in inter["pairs"]:
+            table.add_row(r["annotator_1"], r["annotator_2"], str(r["n"]), _num(r["raw"]), _num(r["raw_no_ties"]),
+                          _num(r["kappa"]))
+        console.print(table)
+        console.print(f"Krippendorff's alpha (nominal): {_num(inter['krippendorff_alpha'])} "
+                      f"over {inter['units']} pair(s) with 2+ labels")

@@ -1,0 +1,92 @@
+"""Concurrency cap, lazy consumption and rpm/tpm pacing, observed at the server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from justeval.engine.types import Backend, Request
+from justeval.testing.stub_server import Reply, StubRequest, StubServer
+from tests.engine.conftest import RunEngine, chat_request
+
+
+def test_concurrency_is_never_exceeded_and_is_used(stub_server: StubServer, openai_backend: Backend,
+                                                   run_engine: RunEngine) -> None:
+    stub_server.latency = 0.05
+    summary, results = run_engine(openai_backend, [chat_request(str(i)) for i in range(40)], concurrency=5)
+    assert summary.ok == 40 and stub_server.count == 40
+    assert stub_server.max_in_flight <= 5
+    assert stub_server.max_in_flight >= 4  # the pool really runs in parallel
+
+
+def test_requests_are_pulled_lazily_from_the_iterable(stub_server: StubServer, openai_backend: Backend,
+                                                      run_engine: RunEngine) -> None:
+    stub_server.latency = 0.02
+    pulled = 0
+    finished = 0
+    most_ahead = 0
+
+    def requests() -> Iterator[Request]:
+        nonlocal pulled, most_ahead
+        for i in range(30):
+            pulled += 1
+            most_ahead = max(most_ahead, pulled - finished)
+            yield chat_request(str(i))
+
+    from justeval.engine.engine import Engine, EngineConfig
+
+    def on_result(_: object) -> None:
+        nonlocal finished
+        finished += 1
+
+    Engine(openai_backend, EngineConfig(concurrency=3, progress=False)).run_sync(requests(), on_result)
+    assert finished == 30
+    assert most_ahead <= 3  # never more taken than can be in flight
+
+
+def test_every_result_is_reported_once_with_its_request(stub_server: StubServer, openai_backend: Backend,
+                                                        run_engine: RunEngine) -> None:
+    _, results = run_engine(openai_backend, [chat_request(str(i), f"text {i}") for i in range(25)], concurrency=7)
+    assert sorted(int(r.request.key) for r in results) == list(range(25))
+    for r in results:
+        assert r.completion is not None and r.completion.text == f"echo: text {r.request.key}"
+        assert r.latency_s > 0
+        assert r.completion.usage.prompt_tokens > 0
+
+
+def test_rpm_spreads_requests_over_time(stub_server: StubServer, openai_backend: Backend,
+                                        run_engine: RunEngine) -> None:
+    arrivals: list[float] = []
+
+    def responder(req: StubRequest) -> Reply:
+        arrivals.append(time.monotonic())
+        return Reply(text="ok")
+
+    stub_server.responder = responder
+    rpm, n = 1200.0, 30  # 20 per second, with at most one second's worth at once
+    run_engine(openai_backend, [chat_request(str(i)) for i in range(n)], concurrency=16, rpm=rpm)
+    per_second = rpm / 60
+    span = max(arrivals) - min(arrivals)
+    assert span >= (n - per_second) / per_second * 0.9
+    # no one-second window holds more than a second's worth plus the refill during it
+    for t0 in arrivals:
+        assert sum(1 for t in arrivals if t0 <= t < t0 + 1.0) <= 2 * per_second + 1
+
+
+def test_without_rpm_the_same_requests_are_not_paced(stub_server: StubServer, openai_backend: Backend,
+                                                     run_engine: RunEngine) -> None:
+    summary, _ = run_engine(openai_backend, [chat_request(str(i)) for i in range(30)], concurrency=16)
+    assert summary.wall_s < 0.5 + 0.3  # the paced run above needs >= 0.45 s of pacing alone
+
+
+def test_tpm_paces_by_prompt_tokens(stub_server: StubServer, openai_backend: Backend,
+                                    run_engine: RunEngine) -> None:
+    from justeval.engine.pricing import count_tokens
+
+    text = "word " * 400
+    tokens = count_tokens(text, "stub-model")
+    tpm = tokens * 60 * 4  # about four such prompts per second
+    start = time.monotonic()
+    run_engine(openai_backend, [chat_request(str(i), text, max_tokens=1) for i in range(10)], concurrency=10, tpm=tpm)
+    elapsed = time.monotonic() - start
+    assert elapsed >= (10 - 4) / 4 * 0.8
