@@ -14,6 +14,7 @@ from justeval.cli import (  # noqa: F401  isort: skip
     judge_cmd,
     leaderboard_cmd,
     review_cmd,
+    run_cmd,
 )
 
 

@@ -101,8 +101,9 @@ def assemble_cmd(
                                                 "instructions/just-eval.yaml]")] = None,
     source_dir: Annotated[Path | None, typer.Option("--source-dir", help="folder with local copies of the sources "
                                                     "(layout: the recipe's `local` paths)")] = None,
-    source: Annotated[list[str] | None, typer.Option("--source", help="NAME=PATH of one source's local copy "
-                                                     "(repeatable; names as in the recipe, e.g. lima, red_team)")] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="NAME=PATH of one source's local copy (repeatable; names as in the recipe, e.g. lima, "
+        "red_team)")] = None,
     reference: Annotated[str | None, typer.Option("--reference", help="published set to compare with and take tags "
                                                   "from [default: the recipe's published dataset]")] = None,
     no_reference: Annotated[bool, typer.Option("--no-reference", help="assemble without a published set (no tags, "

@@ -79,7 +79,7 @@ def fetch_json(url: str, timeout: float = 20.0) -> Any:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https URL from the recipe)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # the https URL named by the recipe
             return json.loads(resp.read().decode("utf-8"))
     except Exception as exc:
         raise SourceUnavailableError(f"cannot fetch {url} ({exc}); {hint}") from exc

@@ -55,10 +55,8 @@ def _row(spec: SourceSpec, obj: Any, where: tuple[Path | str, int | None, int]) 
         raise InputError(path, "expected an object", line=line, record=index)
     kind = spec.text
     value = obj.get(kind)
-    if kind == "conversations" and isinstance(value, list) and value:
-        value = value[0]
-    elif kind == "turns" and isinstance(value, list) and value:
-        value = value[0]
+    if kind in ("conversations", "turns") and isinstance(value, list) and value:
+        value = value[0]  # the first turn
     elif kind == "transcript" and isinstance(value, str):
         value = first_human_turn(value)
     if not isinstance(value, str) or not value.strip():
@@ -122,7 +120,7 @@ def read_remote(spec: SourceSpec) -> list[SourceRow]:
         if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
             raise SourceUnavailableError(f"offline mode: cannot fetch source {spec.name!r} from {spec.url}; {hint}")
         try:
-            with urllib.request.urlopen(spec.url, timeout=20) as resp:  # noqa: S310 (URL from the recipe)
+            with urllib.request.urlopen(spec.url, timeout=20) as resp:  # the URL named by the recipe
                 text = resp.read().decode("utf-8")
         except Exception as exc:
             raise SourceUnavailableError(f"cannot fetch source {spec.name!r} from {spec.url} ({exc}); {hint}") from exc

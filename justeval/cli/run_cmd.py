@@ -1,0 +1,101 @@
+"""`justeval run`: the whole pipeline in one repeatable command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from justeval.cli.app import app
+from justeval.cli.options import (
+    DatasetOpt,
+    DifficultyOpt,
+    IdsOpt,
+    InstructionsOpt,
+    LimitOpt,
+    SampleOpt,
+    TaskOpt,
+    TopicOpt,
+)
+
+G = "Generation"
+J = "Judging"
+E = "Engine"
+
+
+@app.command("run")
+def run(
+    model: Annotated[str | None, typer.Option("--model", help="model to evaluate, e.g. openai:gpt-4o-mini",
+                                              rich_help_panel=G)] = None,
+    judge: Annotated[list[str] | None, typer.Option("--judge", help="judge model (repeatable)",
+                                                    rich_help_panel=J)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML/JSON options, or a run.json to repeat")] = None,
+    instructions: InstructionsOpt = None,
+    subset: Annotated[str | None, typer.Option("--subset", help="regular | safety | lite | all",
+                                               rich_help_panel="Instruction selection")] = None,
+    dataset: DatasetOpt = None,
+    task: TaskOpt = None,
+    topic: TopicOpt = None,
+    difficulty: DifficultyOpt = None,
+    ids: IdsOpt = None,
+    limit: LimitOpt = None,
+    sample: SampleOpt = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed for sampling and bootstrap")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server of the model",
+                                                 rich_help_panel=G)] = None,
+    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="env var holding the model's key",
+                                                    rich_help_panel=G)] = None,
+    completion: Annotated[bool | None, typer.Option("--completion/--chat", help="completions endpoint",
+                                                    rich_help_panel=G)] = None,
+    generator: Annotated[str | None, typer.Option("--generator", help="name shown for the model",
+                                                  rich_help_panel=G)] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", rich_help_panel=G)] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", rich_help_panel=G)] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p", rich_help_panel=G)] = None,
+    system: Annotated[str | None, typer.Option("--system", help="system message", rich_help_panel=G)] = None,
+    urial: Annotated[str | None, typer.Option("--urial", help="URIAL prompt: default, a file or URL",
+                                              rich_help_panel=G)] = None,
+    icl_examples: Annotated[str | None, typer.Option("--icl-examples", rich_help_panel=G)] = None,
+    shots: Annotated[int | None, typer.Option("--shots", rich_help_panel=G)] = None,
+    select: Annotated[str | None, typer.Option("--select", help="fixed | random | similar",
+                                               rich_help_panel=G)] = None,
+    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", rich_help_panel=J)] = None,
+    judge_api_key_env: Annotated[str | None, typer.Option("--judge-api-key-env", rich_help_panel=J)] = None,
+    template_multi: Annotated[str | None, typer.Option("--template-multi", rich_help_panel=J)] = None,
+    template_safety: Annotated[str | None, typer.Option("--template-safety", rich_help_panel=J)] = None,
+    judge_system: Annotated[str | None, typer.Option("--judge-system", rich_help_panel=J)] = None,
+    max_words: Annotated[int | None, typer.Option("--max-words", rich_help_panel=J)] = None,
+    parse_retries: Annotated[int | None, typer.Option("--parse-retries", rich_help_panel=J)] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="stop judging at this many USD",
+                                                 rich_help_panel=J)] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", rich_help_panel=E)] = None,
+    rpm: Annotated[float | None, typer.Option("--rpm", rich_help_panel=E)] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", rich_help_panel=E)] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", rich_help_panel=E)] = None,
+    max_retries: Annotated[int | None, typer.Option("--max-retries", rich_help_panel=E)] = None,
+    cache: Annotated[bool | None, typer.Option("--cache/--no-cache", rich_help_panel=E)] = None,
+    cache_dir: Annotated[str | None, typer.Option("--cache-dir", rich_help_panel=E)] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", rich_help_panel=E)] = None,
+    bootstrap: Annotated[int | None, typer.Option("--bootstrap", rich_help_panel="Leaderboard")] = None,
+    na_as: Annotated[float | None, typer.Option("--na-as", rich_help_panel="Leaderboard")] = None,
+) -> None:
+    """Instructions -> generation -> judging -> leaderboard, resumable, in one command."""
+    from rich.console import Console
+
+    from justeval.leaderboard.render import rich_renderable
+    from justeval.pipeline import read_config_file, resolve_config, run_pipeline
+
+    given = {k: v for k, v in locals().items() if k not in ("config", "Console", "rich_renderable",
+                                                             "read_config_file", "resolve_config",
+                                                             "run_pipeline")}
+    if given.get("out") is not None:
+        given["out"] = str(given["out"])
+    file_values = read_config_file(config) if config else {}
+    cfg = resolve_config(file_values, given, source=config)
+    result = run_pipeline(cfg)
+    console = Console(stderr=False)
+    console.print(rich_renderable(result.leaderboard.board))
+    print(f"run directory: {result.run_dir}", file=sys.stderr)

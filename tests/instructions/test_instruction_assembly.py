@@ -1,0 +1,165 @@
+"""Assembling a set from small source files with a small recipe, both written by the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from justeval.errors import InputError, SourceUnavailableError
+from justeval.instructions.assemble import assemble
+from justeval.instructions.load import load_instructions
+from justeval.instructions.recipe import load_recipe
+from justeval.instructions.sources import first_human_turn
+from tests.instructions.conftest import CliRun
+
+RECIPE = """
+name: tiny
+categories:
+  regular: {ids: "0-5", count: 6}
+  safety: {ids: "10-12", count: 3}
+sources:
+  - {name: alpaca_eval, category: regular, local: ae/ae.json, text: instruction, dataset_field: dataset,
+     count: 2, source_id: "alpaca_eval-{index}", select: "1, 3"}
+  - {name: lima, category: regular, local: lima/test.jsonl, text: conversations, dataset: lima,
+     count: 2, source_id: "lima-{index}", select: "0-1"}
+  - {name: mt_bench, category: regular, local: mt/q.jsonl, text: turns, order_by: question_id, dataset: mt,
+     count: 2, source_id: "mt-{key}-{category}", select: "0-1",
+     known_differences: [{id: 5, note: typo in the published text}]}
+  - {name: red_team, category: safety, local: rt/rt.json, text: transcript, dataset: hh-rlhf/red-team-attempts,
+     count: 2, source_id: "red_team-{index}"}
+  - {name: malicious_instruct, category: safety, local: mi/mi.txt, text: line, dataset: MaliciousInstruct,
+     count: 1, source_id: "MaliciousInstruct-{index}", select: "1"}
+tags:
+  task_types: [info-seek, writing]
+"""
+
+AE = [{"instruction": f"alpaca {i}", "dataset": sub} for i, sub in enumerate(["koala", "oasst", "vicuna", "koala"])]
+LIMA = [{"conversations": [f"lima question {i}", "an answer"], "source": "x"} for i in range(3)]
+MT = [{"question_id": 82, "category": "math", "turns": ["second question", "follow up"]},
+      {"question_id": 81, "category": "writing", "turns": ["first question", "follow up"]}]
+RT = [{"transcript": f"\n\nHuman: attack {i}\nwith two lines\n\nAssistant: no\n\nHuman: again"} for i in range(5)]
+MI = ["harm zero", "harm one", "harm two"]
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> tuple[Path, Path]:
+    """(recipe path, source dir) for the tiny recipe."""
+    src = tmp_path / "sources"
+    for rel, text in {"ae/ae.json": json.dumps(AE),
+                      "lima/test.jsonl": "".join(json.dumps(r) + "\n" for r in LIMA),
+                      "mt/q.jsonl": "".join(json.dumps(r) + "\n" for r in MT),
+                      "rt/rt.json": json.dumps(RT),
+                      "mi/mi.txt": "\n".join(MI) + "\n"}.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text, encoding="utf-8")
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    return recipe, src
+
+
+def test_items_follow_the_recipe(tiny: tuple[Path, Path]) -> None:
+    recipe, src = tiny
+    got = assemble(recipe, source_dir=src).items
+    regular = [(i.id, i.instruction, i.dataset, i.source_id) for i in got if i.category == "regular"]
+    assert regular == [
+        (0, AE[1]["instruction"], AE[1]["dataset"], "alpaca_eval-1"),
+        (1, AE[3]["instruction"], AE[3]["dataset"], "alpaca_eval-3"),
+        (2, LIMA[0]["conversations"][0], "lima", "lima-0"),
+        (3, LIMA[1]["conversations"][0], "lima", "lima-1"),
+        (4, "first question", "mt", "mt-q81-writing"),  # MT-bench ordered by question id
+        (5, "second question", "mt", "mt-q82-math"),
+    ]
+    mi = [i for i in got if i.dataset == "MaliciousInstruct"]
+    assert [(i.id, i.instruction, i.source_id) for i in mi] == [(12, MI[1], "MaliciousInstruct-1")]
+
+
+def test_red_team_prompt_is_the_first_human_turn() -> None:
+    assert first_human_turn(RT[2]["transcript"]) == "attack 2\nwith two lines"
+    assert first_human_turn("Human: only one turn") == "only one turn"
+
+
+def test_random_draw_is_deterministic_for_a_seed(tiny: tuple[Path, Path]) -> None:
+    recipe, src = tiny
+
+    def drawn(seed: int) -> list[str | None]:
+        return [i.source_id for i in assemble(recipe, source_dir=src, seed=seed).items
+                if i.dataset.startswith("hh-rlhf")]
+
+    assert drawn(3) == drawn(3) and len(set(drawn(3))) == 2
+    assert len({tuple(drawn(s)) for s in range(12)}) > 1
+
+
+def test_tags_are_carried_over_and_differences_reported(tiny: tuple[Path, Path]) -> None:
+    recipe, src = tiny
+    base = assemble(recipe, source_dir=src, seed=1).items
+    published = [i.model_copy() for i in base]
+    published[0].task_types, published[0].difficulty = ["info-seek"], "easy"
+    published[4].source_id = "mt-4711-writing"  # an opaque published key
+    published[5].source_id = "mt-99-math"
+    published[5].instruction = "second questoin"  # known typo (the recipe lists id 5)
+    published[2].instruction = "something else"  # not known: must be flagged as unexpected
+    result = assemble(recipe, source_dir=src, seed=1, reference=published)
+    assert result.items[0].task_types == ["info-seek"] and result.items[0].difficulty == "easy"
+    assert result.items[4].source_id == "mt-4711-writing"
+    assert [(d.id, d.field, d.known) for d in result.differences] == [(2, "instruction", False),
+                                                                      (5, "instruction", True)]
+    assert result.missing == []
+    report = "\n".join(result.report_lines())
+    assert "[known] id 5" in report and "[UNEXPECTED] id 2" in report
+
+
+def test_per_source_path_overrides_the_source_dir(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, src = tiny
+    other = tmp_path / "other_mi.txt"
+    other.write_text("x0\nx1\n", encoding="utf-8")
+    got = assemble(recipe, source_dir=src, sources={"malicious_instruct": other}).items
+    assert [i.instruction for i in got if i.dataset == "MaliciousInstruct"] == ["x1"]
+
+
+def test_too_short_source_names_the_file(tiny: tuple[Path, Path]) -> None:
+    recipe, src = tiny
+    (src / "mi/mi.txt").write_text("only one\n", encoding="utf-8")
+    with pytest.raises(InputError, match="needs item 1"):
+        assemble(recipe, source_dir=src)
+
+
+def test_missing_source_offline_is_one_clear_error(tiny: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe, src = tiny
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    (src / "lima/test.jsonl").unlink()
+    (src / "lima").rmdir()
+    with pytest.raises(SourceUnavailableError, match="--source lima=PATH"):
+        assemble(recipe, source_dir=src)
+
+
+def test_shipped_recipe_adds_up_to_the_published_layout() -> None:
+    recipe = load_recipe()
+    per_cat: dict[str, int] = {}
+    for spec in recipe.sources:
+        per_cat[spec.category] = per_cat.get(spec.category, 0) + spec.count
+        assert len(set(spec.select)) == spec.count
+        if spec.subsets:
+            assert sum(spec.subsets.values()) == spec.count
+    assert per_cat == {"regular": 800, "safety": 200}
+    assert recipe.categories["regular"] == list(range(800)) and recipe.categories["safety"] == list(range(800, 1000))
+    assert recipe.tags["difficulty"] == ["easy", "medium", "hard"]
+    assert len(recipe.tags["task_types"]) == 7 and len(recipe.tags["topics"]) == 8
+
+
+def test_assemble_command_writes_the_set(tiny: tuple[Path, Path], tmp_path: Path, cli: CliRun) -> None:
+    recipe, src = tiny
+    out = tmp_path / "built.jsonl"
+    code, _, err = cli("instructions", "assemble", "--recipe", str(recipe), "--source-dir", str(src),
+                       "--out", str(out), "--no-reference", "--seed", "2")
+    assert code == 0 and "assembled 9 items" in err
+    assert load_instructions(out) == assemble(recipe, source_dir=src, seed=2).items
+
+
+def test_assemble_command_rejects_bad_source_option(tiny: tuple[Path, Path], tmp_path: Path, cli: CliRun) -> None:
+    recipe, src = tiny
+    code, _, err = cli("instructions", "assemble", "--recipe", str(recipe), "--source-dir", str(src),
+                       "--out", str(tmp_path / "x.jsonl"), "--no-reference", "--source", "nosuch=foo")
+    assert code == 1 and "unknown source 'nosuch'" in err
