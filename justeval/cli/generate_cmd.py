@@ -1,5 +1,159 @@
-"""(placeholder: commands are registered here by the stage that owns them)"""
+"""`justeval generate` (model outputs for an instruction set) and `justeval import` (outputs
+made elsewhere) - both fill a run directory's `generations.jsonl`."""
 
 from __future__ import annotations
 
-from justeval.cli.app import app  # noqa: F401
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from justeval.cli.app import app
+from justeval.cli.options import (
+    DatasetOpt,
+    DifficultyOpt,
+    IdsOpt,
+    InstructionsOpt,
+    LimitOpt,
+    SampleOpt,
+    SubsetOpt,
+    TaskOpt,
+    TopicOpt,
+)
+
+ENGINE = "Engine"
+PROMPT = "Prompt"
+DECODING = "Decoding"
+
+
+@app.command("generate")
+def generate(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("--model", help="model spec KIND:MODEL, e.g. openai:gpt-4o, "
+                                       "litellm:anthropic/claude-3-5-sonnet-20241022, hf:./my-model")],
+    out: Annotated[Path, typer.Option("--out", help="run directory (created; re-run to resume)")],
+    instructions: InstructionsOpt = None,
+    subset: SubsetOpt = "all",
+    dataset: DatasetOpt = None,
+    task: TaskOpt = None,
+    topic: TopicOpt = None,
+    difficulty: DifficultyOpt = None,
+    ids: IdsOpt = None,
+    limit: LimitOpt = None,
+    sample: SampleOpt = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="seed for --sample and --select random "
+                                             "(default 0), also sent to the model when given")] = None,
+    generator: Annotated[str | None, typer.Option("--generator", help="name written in each record "
+                                                  "(default: the model spec)")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (vLLM, llama.cpp, "
+                                                 "Ollama, TGI)", rich_help_panel=ENGINE)] = None,
+    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="environment variable holding the "
+                                                    "API key", rich_help_panel=ENGINE)] = None,
+    completion: Annotated[bool, typer.Option("--completion", help="use the text-completions endpoint "
+                                             "(base models)", rich_help_panel=ENGINE)] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, rich_help_panel=ENGINE)] = 8,
+    rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute", rich_help_panel=ENGINE)] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute", rich_help_panel=ENGINE)] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds per call", rich_help_panel=ENGINE)] = 120.0,
+    max_retries: Annotated[int, typer.Option("--max-retries", min=0, rich_help_panel=ENGINE)] = 6,
+    budget: Annotated[float | None, typer.Option("--budget", help="stop sending calls once this many USD are "
+                                                 "spent", rich_help_panel=ENGINE)] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", rich_help_panel=ENGINE)] = False,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", rich_help_panel=ENGINE)] = None,
+    temperature: Annotated[float, typer.Option("--temperature", rich_help_panel=DECODING)] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, rich_help_panel=DECODING)] = 2048,
+    top_p: Annotated[float | None, typer.Option("--top-p", rich_help_panel=DECODING)] = None,
+    system: Annotated[str | None, typer.Option("--system", help="system message (chat), or the preamble of "
+                                               "--icl-examples prompts", rich_help_panel=PROMPT)] = None,
+    urial: Annotated[str | None, typer.Option("--urial", help="URIAL prompting for base models: 'default' "
+                                              "(built in), a prompt file, or a URL", rich_help_panel=PROMPT)] = None,
+    icl_examples: Annotated[Path | None, typer.Option("--icl-examples", help="jsonl of {instruction, output}: "
+                                                      "in-context examples", rich_help_panel=PROMPT)] = None,
+    shots: Annotated[int | None, typer.Option("--shots", min=0, help="examples per query (default: 3)",
+                                              rich_help_panel=PROMPT)] = None,
+    select: Annotated[str, typer.Option("--select", help="fixed | random | similar (BM25)",
+                                        rich_help_panel=PROMPT)] = "fixed",
+    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+) -> None:
+    """Generate one output per instruction into RUN_DIR/generations.jsonl (resumable: run the
+    same command again to continue; failed items are retried)."""
+    from justeval.engine.engine import EngineConfig
+    from justeval.engine.types import GenParams
+    from justeval.generation import generate as run_generate
+    from justeval.generation.report import print_generate_summary
+    from justeval.instructions import load_selection, selection_from_cli
+
+    source, sel = selection_from_cli(instructions, subset, dataset, task, topic, difficulty, ids, limit, sample,
+                                     seed if seed is not None else 0)
+    items = load_selection(source, sel)
+    config = EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
+                          cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, progress=not no_progress,
+                          description=f"generate {model}")
+    params = GenParams(temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed)
+    meta = {"command": command_line(ctx), "instructions": {"source": source or "re-align/just-eval-instruct",
+                                                           "selection": _selection_meta(sel), "items": len(items)}}
+    summary = run_generate(
+        model, items, out, params=params, system=system, urial=urial, icl_examples=icl_examples,
+        shots=shots if shots is not None else (3 if icl_examples is not None else 0), select=select,
+        seed=seed if seed is not None else 0, engine_config=config, generator=generator, meta=meta,
+        backend_options={"base_url": base_url, "api_key_env": api_key_env, "completion": completion or None})
+    print_generate_summary(summary)
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="outputs: just-eval JSON list or JSONL, or AlpacaEval "
+                                         "model_outputs.json")],
+    out: Annotated[Path, typer.Option("--out", help="run directory to create")],
+    generator: Annotated[str | None, typer.Option("--generator", help="generator name (default: the records' "
+                                                  "`generator`, else the file name)")] = None,
+    instructions: InstructionsOpt = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing generations.jsonl")] = False,
+) -> None:
+    """Wrap outputs made elsewhere into a run directory so they can be judged; every record is
+    matched to the instruction set (by id, else by instruction text)."""
+    from rich.console import Console
+
+    from justeval.generation import import_outputs
+    from justeval.instructions import load_instructions
+
+    items = load_instructions(instructions)
+    summary = import_outputs(file, out, items, generator=generator, overwrite=overwrite,
+                             meta={"command": command_line(ctx),
+                                   "instructions": {"source": instructions or "re-align/just-eval-instruct"}})
+    Console().print(f"imported {summary.records} outputs of {summary.generator} ({summary.file_format}) "
+                    f"into {summary.path}")
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The invocation as a shell line, from the options the user actually set (no secrets:
+    API keys are never options, only the name of their variable is). Duck-typed on the
+    parameter objects: typer may bundle its own copy of click."""
+    argv = ["justeval", ctx.info_name or ""]
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = ctx.params.get(name)
+        source = ctx.get_parameter_source(name)
+        if value is None or getattr(source, "name", "DEFAULT") == "DEFAULT":
+            continue
+        if param.param_type_name == "argument":
+            argv.append(str(value))
+            continue
+        flag = param.opts[0]
+        if getattr(param, "is_flag", False):
+            argv += [flag] if value else []
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                argv += [flag, str(v)]
+        else:
+            argv += [flag, str(value)]
+    return shlex.join(argv)
+
+
+def _selection_meta(sel: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(sel).items()
+            if v not in (None, [], "")}

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from justeval.instructions.assemble import AssembleResult, Difference, assemble
+from justeval.instructions.export import write_instructions
 from justeval.instructions.load import DEFAULT_SOURCE, load_instructions
 from justeval.instructions.recipe import Recipe, load_recipe, parse_ranges
 from justeval.instructions.select import Selection, load_lite_ids, load_selection, select, selection_from_cli
+from justeval.instructions.stats import instruction_stats
 
 __all__ = [
     "DEFAULT_SOURCE",
+    "AssembleResult",
+    "Difference",
     "Recipe",
     "Selection",
+    "assemble",
+    "instruction_stats",
     "load_instructions",
     "load_lite_ids",
     "load_recipe",
@@ -17,4 +24,5 @@ __all__ = [
     "parse_ranges",
     "select",
     "selection_from_cli",
+    "write_instructions",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from justeval.instructions.recipe import Recipe, SourceSpec, load_recipe
 from justeval.instructions.sources import SourceRow, read_source
 from justeval.records import Instruction
 
-COMPARED = ("id", "instruction", "dataset", "category")
+COMPARED = ("id", "instruction", "dataset", "category", "source_id")
 
 
 @dataclass
@@ -92,32 +93,20 @@ def _picked(spec: SourceSpec, rows: list[SourceRow], seed: int, where: Path | st
     return [(i, rows[i]) for i in sorted(rng.sample(range(len(rows)), spec.count))]
 
 
-def _id_order(inst: Instruction) -> tuple[int, int, str]:
-    return (1, 0, str(inst.id)) if isinstance(inst.id, str) else (0, inst.id, "")
-
-
 def _published_by_source(reference: list[Instruction]) -> dict[str, Instruction]:
     return {r.source_id: r for r in reference if r.source_id}
 
 
-def _source_id(spec: SourceSpec, index: int, row: SourceRow, position: int,
-               published_family: list[Instruction]) -> str:
-    """Fill the recipe's source_id pattern; an opaque `key` comes from the published item at the same place."""
-    values: dict[str, Any] = {"index": index, **row.extra}
-    if "{key}" in spec.source_id:
-        if position < len(published_family) and published_family[position].source_id:
-            pub = published_family[position].source_id or ""
-            values["key"] = pub.split("-")[1] if pub.count("-") >= 2 else pub
-        else:
-            values["key"] = f"q{row.extra.get('question_id', index)}"
+def _source_id(spec: SourceSpec, index: int, row: SourceRow) -> str:
+    """Fill the recipe's source_id pattern from the item's place and fields."""
     try:
-        return spec.source_id.format(**values)
+        return spec.source_id.format(index=index, **row.extra)
     except (KeyError, IndexError) as exc:
         raise JustevalError(f"recipe source {spec.name!r}: source_id pattern needs {exc}") from exc
 
 
 def assemble(recipe: Recipe | str | Path | None = None, source_dir: str | Path | None = None,
-             sources: dict[str, str | Path] | None = None, seed: int = 0,
+             sources: Mapping[str, str | Path] | None = None, seed: int = 0,
              reference: list[Instruction] | str | Path | None = None) -> AssembleResult:
     """Build the set from its sources; compare with (and take tags from) `reference` when given.
 
@@ -139,6 +128,7 @@ def assemble(recipe: Recipe | str | Path | None = None, source_dir: str | Path |
 
         ref_items, ref_name = load_instructions(reference), str(reference)
     published = _published_by_source(ref_items or [])
+    by_id = {r.id: r for r in ref_items or []}
     next_id = {cat: list(ids) for cat, ids in rec.categories.items()}
     items: list[Instruction] = []
     result = AssembleResult(items=items, reference=ref_name)
@@ -146,23 +136,25 @@ def assemble(recipe: Recipe | str | Path | None = None, source_dir: str | Path |
         path = _source_path(spec, src_dir, paths)
         rows = read_source(spec, path)
         prefix = spec.source_id.split("{")[0]
-        family = sorted((r for r in ref_items or [] if prefix and (r.source_id or "").startswith(prefix)),
-                        key=_id_order)
-        for position, (index, row) in enumerate(_picked(spec, rows, seed, path or spec.name)):
+        for index, row in _picked(spec, rows, seed, path or spec.name):
             if not next_id.get(spec.category):
                 raise JustevalError(f"recipe: category {spec.category!r} runs out of ids at source {spec.name!r}")
-            sid = _source_id(spec, index, row, position, family)
+            sid = _source_id(spec, index, row)
             dataset = spec.dataset or str(row.extra.get(spec.dataset_field or "dataset", spec.name))
             inst = Instruction(id=next_id[spec.category].pop(0), instruction=row.text, dataset=dataset,
-                               source_id=sid, category=spec.category)  # type: ignore[arg-type]
+                               source_id=sid, category=spec.category)
             pub = published.get(sid)
+            if pub is None:  # same place in the set, same source family, but a differing source_id
+                same_id = by_id.get(inst.id)
+                pub = same_id if same_id is not None and (same_id.source_id or "").startswith(prefix) else None
             if pub is not None:
                 inst.task_types, inst.topics, inst.difficulty = list(pub.task_types), list(pub.topics), pub.difficulty
                 result.tagged += int(bool(pub.task_types or pub.topics or pub.difficulty))
                 _compare(inst, pub, spec, result)
             items.append(inst)
     if ref_items is not None:
-        have = {i.source_id for i in items}
+        matched = {d.published for d in result.differences if d.field == "source_id"}
+        have = {i.source_id for i in items} | matched
         result.missing = [r.source_id or str(r.id) for r in ref_items if r.source_id not in have]
     for cat, left in next_id.items():
         if left:
@@ -176,6 +168,7 @@ def _compare(inst: Instruction, pub: Instruction, spec: SourceSpec, result: Asse
         mine, theirs = getattr(inst, name), getattr(pub, name)
         if mine != theirs:
             entry = known.get(inst.id)
+            fields = entry.get("fields", ["instruction"]) if entry else []
             result.differences.append(Difference(
                 id=inst.id, source_id=inst.source_id, field=name, assembled=mine, published=theirs,
-                known=entry is not None and name == "instruction", note=entry.get("note") if entry else None))
+                known=name in fields, note=entry.get("note") if entry else None))

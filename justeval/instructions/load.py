@@ -202,13 +202,18 @@ def resolve_local(source: str | Path) -> Path | None:
 
 
 def load_file(path: Path) -> list[Instruction]:
+    """Load one local file; an empty file is an error (an evaluation of nothing is a mistake)."""
     if path.suffix == ".jsonl":
-        return _check(_jsonl_rows(path), path)
-    if path.suffix == ".json":
-        return _check(_json_rows(path), path)
-    if path.suffix in (".csv", ".parquet"):
-        return _check(_table_rows(path), path)
-    raise InputError(path, f"unsupported file type {path.suffix!r} (use .jsonl, .json, .csv or .parquet)")
+        items = _check(_jsonl_rows(path), path)
+    elif path.suffix == ".json":
+        items = _check(_json_rows(path), path)
+    elif path.suffix in (".csv", ".parquet"):
+        items = _check(_table_rows(path), path)
+    else:
+        raise InputError(path, f"unsupported file type {path.suffix!r} (use .jsonl, .json, .csv or .parquet)")
+    if not items:
+        raise InputError(path, "no instructions in file")
+    return items
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

@@ -6,6 +6,7 @@ text plus the few fields the recipe needs (AlpacaEval subset, MT-bench question 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ def first_human_turn(transcript: str) -> str:
     """The red-team prompt: the first `Human:` turn of an hh-rlhf transcript."""
     m = _HUMAN.search(transcript)
     return (m.group(1) if m else transcript).strip()
+
+
+def mt_prompt_id(turns: list[str]) -> int:
+    """The id HuggingFaceH4/mt_bench_prompts gives a question: SHA-256 of the joined turns mod 10**8."""
+    return int(hashlib.sha256("".join(turns).encode("utf-8")).hexdigest(), 16) % 10**8
 
 
 def _read_objects(path: Path) -> list[tuple[int | None, Any]]:
@@ -55,13 +61,17 @@ def _row(spec: SourceSpec, obj: Any, where: tuple[Path | str, int | None, int]) 
         raise InputError(path, "expected an object", line=line, record=index)
     kind = spec.text
     value = obj.get(kind)
+    extra = {k: v for k, v in obj.items() if k in ("dataset", "category", "question_id", "prompt_id") and k != kind}
+    if kind == "turns":
+        value = value if value is not None else obj.get("prompt")  # the hub copy's name for the turns
+        if isinstance(value, list) and all(isinstance(t, str) for t in value) and "prompt_id" not in extra:
+            extra["prompt_id"] = mt_prompt_id(value)
     if kind in ("conversations", "turns") and isinstance(value, list) and value:
         value = value[0]  # the first turn
     elif kind == "transcript" and isinstance(value, str):
         value = first_human_turn(value)
     if not isinstance(value, str) or not value.strip():
         raise InputError(path, f"no text in field {kind!r}", line=line, record=index)
-    extra = {k: v for k, v in obj.items() if k in ("dataset", "category", "question_id") and k != kind}
     return SourceRow(text=value, extra=extra)
 
 
@@ -88,7 +98,9 @@ def read_local(spec: SourceSpec, path: Path) -> list[SourceRow]:
 
 def _ordered(spec: SourceSpec, rows: list[SourceRow]) -> list[SourceRow]:
     if spec.order_by:
-        return sorted(rows, key=lambda r: r.extra.get(spec.order_by or "", 0))
+        key = spec.order_by
+        if all(key in r.extra for r in rows):
+            return sorted(rows, key=lambda r: r.extra[key])
     return rows
 
 

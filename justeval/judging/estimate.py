@@ -3,7 +3,7 @@ sending any (`--dry-run`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +11,8 @@ from justeval.judging.templates import JudgeTemplate, upstream_settings
 
 if TYPE_CHECKING:
     from justeval.judging.prompts import JudgeItem
+
+Pricer = Callable[[int, int], "float | None"]
 
 # Chat formats add a few tokens around every message and to prime the reply.
 _PER_MESSAGE = 4
@@ -39,12 +41,20 @@ def expected_completion_tokens(template: JudgeTemplate, aspects: int, max_tokens
     return min(tokens, max_tokens) if max_tokens else tokens
 
 
-def estimate_calls(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: int | None) -> Estimate:
+def estimate_calls(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: int | None,
+                   price: Pricer | None = None) -> Estimate:
+    """Token and cost estimate of `items`; `price(prompt_tokens, completion_tokens)` prices
+    them as the backend would (default: the judge's list price), None meaning unknown."""
     from justeval.engine.pricing import count_tokens, estimate_cost
 
     prompt = completion = 0
     for item in items:
         prompt += sum(count_tokens(m.content, judge_spec) + _PER_MESSAGE for m in item.request.messages) + _PER_REPLY
         completion += expected_completion_tokens(item.template, len(item.aspects), max_tokens)
-    cost = estimate_cost(judge_spec, prompt, completion) if items else 0.0
+    if not items:
+        cost: float | None = 0.0
+    elif price is not None:
+        cost = price(prompt, completion)
+    else:
+        cost = estimate_cost(judge_spec, prompt, completion)
     return Estimate(calls=len(items), prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)

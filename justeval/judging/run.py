@@ -33,8 +33,9 @@ from typing import Any
 
 from justeval.engine.engine import CallResult, Engine, EngineConfig
 from justeval.engine.types import Backend, GenParams
+from justeval.errors import JustevalError
 from justeval.jsonl import JsonlAppender
-from justeval.judging.estimate import Estimate, estimate_calls
+from justeval.judging.estimate import Estimate, Pricer, estimate_calls
 from justeval.judging.parse import ParsedScores, parse_scores
 from justeval.judging.prompts import JudgeItem, JudgeTemplates, build_item
 from justeval.records import Generation, ItemId, Judgment, TemplateRef, Usage
@@ -106,7 +107,8 @@ def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | Non
     if dry_run:
         items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
                             structured=False) for g in todo]
-        summary.estimate = estimate_calls(items, judge_spec, max_tokens=params.max_tokens)
+        summary.estimate = estimate_calls(items, judge_spec, max_tokens=params.max_tokens,
+                                          price=_backend_pricer(judge_spec, backend_options or {}))
         return summary
     if not todo:
         return summary
@@ -148,6 +150,16 @@ def _make_backend(spec: str, options: dict[str, Any]) -> Backend:
     from justeval.engine.types import make_backend
 
     return make_backend(spec, **{k: v for k, v in options.items() if v is not None})
+
+
+def _backend_pricer(spec: str, options: dict[str, Any]) -> Pricer | None:
+    """Price estimates as the backend will charge them (a self-hosted server has no price);
+    None (list price by name) when the backend cannot be set up here, e.g. no API key yet."""
+    try:
+        backend = _make_backend(spec, options)
+    except JustevalError:
+        return None
+    return lambda prompt, completion: backend.cost_usd(Usage(prompt_tokens=prompt, completion_tokens=completion))
 
 
 async def _run_groups(new_backend: Callable[[], Backend], config: EngineConfig, items: list[JudgeItem], judge: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
@@ -33,14 +34,24 @@ def draw_counts(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=resamples * n).reshape(resamples, n)
 
 
+def single_threaded_blas() -> AbstractContextManager[object]:
+    """Thin products like these gain nothing from BLAS threads, and lose a lot when the
+    machine is busy (threads spin waiting for cores); run them on one thread."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def resampled_means(values: np.ndarray, included: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Means of the included values under each resample: (resamples x columns), NaN if none.
 
     values, included: items x columns. counts: resamples x items.
     """
-    v = np.where(included, values, 0.0)
-    num = counts @ v
-    den = counts @ included.astype(np.float64)
+    v = np.where(included, values, 0.0).astype(np.float32)
+    num = (counts @ v).astype(np.float64)
+    den = (counts @ included.astype(np.float32)).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
@@ -76,7 +87,8 @@ def counts_for(seed: int, name: str, key: str, n: int, resamples: int) -> np.nda
     if k not in _RECENT:
         while len(_RECENT) >= 2:
             _RECENT.pop(next(iter(_RECENT)))
-        _RECENT[k] = draw_counts(n, resamples, rng_for(seed, name, key)).astype(np.float64)
+        # float32 halves the memory traffic of the products; counts and 1-5 scores stay exact.
+        _RECENT[k] = draw_counts(n, resamples, rng_for(seed, name, key)).astype(np.float32)
     return _RECENT[k]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from justeval.errors import JustevalError, SourceUnavailableError
+from justeval.leaderboard.bootstrap import single_threaded_blas
 from justeval.leaderboard.breakdowns import NEEDS_TAGS, BreakdownRow, model_breakdown, order_breakdown
 from justeval.leaderboard.diagnostics import model_diagnostics, pooled_length_correlation
 from justeval.leaderboard.loading import (
@@ -102,10 +103,11 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
         extend_aspects(mi, per_cat)
     rows = []
     parts: dict[str, list[BreakdownRow]] = {dim: [] for dim in by if dim != "aspect"}
-    for mi in models:  # a model's row and breakdowns in turn share its bootstrap draws
-        rows.append(model_row(mi, per_cat, settings))
-        for dim, out in parts.items():
-            out.extend(model_breakdown(mi, dim, per_cat, settings, tags))
+    with single_threaded_blas():
+        for mi in models:  # a model's row and breakdowns in turn share its bootstrap draws
+            rows.append(model_row(mi, per_cat, settings))
+            for dim, out in parts.items():
+                out.extend(model_breakdown(mi, dim, per_cat, settings, tags))
     board = Leaderboard(settings=settings, aspects=order_aspects(a for c in per_cat.values() for a in c),
                         aspects_by_category=per_cat, rows=assign_ranks(rows),
                         breakdowns={dim: order_breakdown(out) for dim, out in parts.items()})

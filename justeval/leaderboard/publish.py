@@ -171,5 +171,6 @@ def publish_site(board: Leaderboard, models: Sequence[ModelItems], out: str | Pa
     for name, text in files.items():
         with atomic_output(out / name) as fh:
             fh.write(text)
+        (out / name).chmod(0o644)  # a site is for reading: not the private mode of a temp file
         written.append(out / name)
     return written

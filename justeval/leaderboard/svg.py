@@ -20,7 +20,7 @@ from justeval.paths import data_dir
 
 ROW = 18
 PANEL = 150
-GAP = 18
+GAP = 40
 TOP = 58
 BOTTOM_MARGIN = 26
 

@@ -9,12 +9,13 @@ from rich.table import Table
 
 
 def _pct(rate: dict[str, float | None]) -> str:
+    """`28.6 [16.7-40.5]` (percent, 95% interval)."""
     v, lo, hi = rate.get("value"), rate.get("low"), rate.get("high")
     if v is None:
         return "-"
     if lo is None or hi is None:
-        return f"{100 * v:.1f}%"
-    return f"{100 * v:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+        return f"{100 * v:.1f}"
+    return f"{100 * v:.1f} [{100 * lo:.1f}-{100 * hi:.1f}]"
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -22,12 +23,16 @@ def _num(x: Any, digits: int = 3) -> str:
 
 
 def rates_table(title: str, rows: list[dict[str, Any]], outcomes: tuple[str, ...], label: str = "") -> Table:
-    table = Table(title=title)
-    for col in (label or "models", "n", *outcomes, "score"):
-        table.add_column(col, justify="left" if col == (label or "models") else "right")
+    """One row per comparison (`model_a`/`model_b`) or per named group (`name`); rates in %."""
+    named = bool(label)
+    table = Table(title=title, caption="% with 95% bootstrap interval")
+    for col in ([label] if named else ["model A", "model B"]):
+        table.add_column(col, overflow="fold")
+    for col in ("n", *outcomes, "score"):
+        table.add_column(col, justify="right")
     for row in rows:
-        name = row.get("name") or f"{row['model_a']} (A) vs {row['model_b']} (B)"
-        table.add_row(name, str(row.get("pairs", row.get("n", ""))), *[_pct(row[o]) for o in outcomes],
+        names = [str(row["name"])] if named else [str(row["model_a"]), str(row["model_b"])]
+        table.add_row(*names, str(row.get("pairs", row.get("n", ""))), *[_pct(row[o]) for o in outcomes],
                       _pct(row["score"]))
     return table
 
@@ -36,7 +41,7 @@ def print_import_report(report: dict[str, Any], console: Console | None = None) 
     console = console or Console()
     console.print(f"{report['labels_count']} label(s) on {report['labelled_pairs']} of {report['pairs']} pair(s); "
                   f"annotators: {', '.join(report['annotators'])}")
-    console.print(rates_table("Human preference (95% bootstrap CI)", report["win_rates"], ("A", "tie", "B")))
+    console.print(rates_table("Human preference", report["win_rates"], ("A", "tie", "B")))
     for aspect, rows in report["aspect_win_rates"].items():
         console.print(rates_table(f"Human preference: {aspect}", rows, ("A", "tie", "B")))
     if report["judge_agreement"]:

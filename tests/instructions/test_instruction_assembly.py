@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,8 +27,8 @@ sources:
   - {name: lima, category: regular, local: lima/test.jsonl, text: conversations, dataset: lima,
      count: 2, source_id: "lima-{index}", select: "0-1"}
   - {name: mt_bench, category: regular, local: mt/q.jsonl, text: turns, order_by: question_id, dataset: mt,
-     count: 2, source_id: "mt-{key}-{category}", select: "0-1",
-     known_differences: [{id: 5, note: typo in the published text}]}
+     count: 2, source_id: "mt-{prompt_id}-{category}", select: "0-1",
+     known_differences: [{id: 5, fields: [instruction, source_id], note: typo in the published text}]}
   - {name: red_team, category: safety, local: rt/rt.json, text: transcript, dataset: hh-rlhf/red-team-attempts,
      count: 2, source_id: "red_team-{index}"}
   - {name: malicious_instruct, category: safety, local: mi/mi.txt, text: line, dataset: MaliciousInstruct,
@@ -37,10 +39,14 @@ tags:
 
 AE = [{"instruction": f"alpaca {i}", "dataset": sub} for i, sub in enumerate(["koala", "oasst", "vicuna", "koala"])]
 LIMA = [{"conversations": [f"lima question {i}", "an answer"], "source": "x"} for i in range(3)]
-MT = [{"question_id": 82, "category": "math", "turns": ["second question", "follow up"]},
+MT: list[dict[str, Any]] = [{"question_id": 82, "category": "math", "turns": ["second question", "follow up"]},
       {"question_id": 81, "category": "writing", "turns": ["first question", "follow up"]}]
 RT = [{"transcript": f"\n\nHuman: attack {i}\nwith two lines\n\nAssistant: no\n\nHuman: again"} for i in range(5)]
 MI = ["harm zero", "harm one", "harm two"]
+
+
+def _sha_key(turns: list[str]) -> int:
+    return int(hashlib.sha256("".join(turns).encode()).hexdigest(), 16) % 10**8
 
 
 @pytest.fixture
@@ -68,8 +74,8 @@ def test_items_follow_the_recipe(tiny: tuple[Path, Path]) -> None:
         (1, AE[3]["instruction"], AE[3]["dataset"], "alpaca_eval-3"),
         (2, LIMA[0]["conversations"][0], "lima", "lima-0"),
         (3, LIMA[1]["conversations"][0], "lima", "lima-1"),
-        (4, "first question", "mt", "mt-q81-writing"),  # MT-bench ordered by question id
-        (5, "second question", "mt", "mt-q82-math"),
+        (4, "first question", "mt", f"mt-{_sha_key(MT[1]['turns'])}-writing"),  # ordered by question id
+        (5, "second question", "mt", f"mt-{_sha_key(MT[0]['turns'])}-math"),
     ]
     mi = [i for i in got if i.dataset == "MaliciousInstruct"]
     assert [(i.id, i.instruction, i.source_id) for i in mi] == [(12, MI[1], "MaliciousInstruct-1")]
@@ -96,15 +102,15 @@ def test_tags_are_carried_over_and_differences_reported(tiny: tuple[Path, Path])
     base = assemble(recipe, source_dir=src, seed=1).items
     published = [i.model_copy() for i in base]
     published[0].task_types, published[0].difficulty = ["info-seek"], "easy"
-    published[4].source_id = "mt-4711-writing"  # an opaque published key
-    published[5].source_id = "mt-99-math"
-    published[5].instruction = "second questoin"  # known typo (the recipe lists id 5)
+    published[5].source_id = "mt-99-math"  # known: key computed from a misspelt text
+    published[5].instruction = "second questoin"
+    published[5].topics = ["stem"]
     published[2].instruction = "something else"  # not known: must be flagged as unexpected
     result = assemble(recipe, source_dir=src, seed=1, reference=published)
     assert result.items[0].task_types == ["info-seek"] and result.items[0].difficulty == "easy"
-    assert result.items[4].source_id == "mt-4711-writing"
-    assert [(d.id, d.field, d.known) for d in result.differences] == [(2, "instruction", False),
-                                                                      (5, "instruction", True)]
+    assert result.items[5].topics == ["stem"]  # matched by place although its source_id differs
+    assert [(d.id, d.field, d.known) for d in result.differences] == [
+        (2, "instruction", False), (5, "instruction", True), (5, "source_id", True)]
     assert result.missing == []
     report = "\n".join(result.report_lines())
     assert "[known] id 5" in report and "[UNEXPECTED] id 2" in report
@@ -163,3 +169,12 @@ def test_assemble_command_rejects_bad_source_option(tiny: tuple[Path, Path], tmp
     code, _, err = cli("instructions", "assemble", "--recipe", str(recipe), "--source-dir", str(src),
                        "--out", str(tmp_path / "x.jsonl"), "--no-reference", "--source", "nosuch=foo")
     assert code == 1 and "unknown source 'nosuch'" in err
+
+
+def test_mt_bench_hub_form_keeps_its_order_and_prompt_id(tiny: tuple[Path, Path]) -> None:
+    recipe, src = tiny
+    hub_form = [{"prompt": ["hub first", "more"], "prompt_id": 111, "category": "stem", "reference": []},
+                {"prompt": ["hub second", "more"], "prompt_id": 222, "category": "math", "reference": []}]
+    (src / "mt/q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in hub_form), encoding="utf-8")
+    got = [(i.instruction, i.source_id) for i in assemble(recipe, source_dir=src).items if i.dataset == "mt"]
+    assert got == [("hub first", "mt-111-stem"), ("hub second", "mt-222-math")]

@@ -22,7 +22,7 @@ CASES = {
     "duplicate id": (GOOD + _bad([{**small_rows()[0], "instruction": "again"}]), 4, "duplicate id 0"),
     "empty instruction": (GOOD[:1] + _bad([{**small_rows()[1], "instruction": "   "}]), 2, "empty instruction"),
     "unknown category": (GOOD[:2] + _bad([{**small_rows()[2], "category": "harmful"}]), 3, "unknown category"),
-    "malformed JSON": (GOOD[:1] + ['{"id": 1, "instruction": "x"'] + GOOD[2:], 2, "malformed JSON"),
+    "malformed JSON": ([*GOOD[:1], '{"id": 1, "instruction": "x"', *GOOD[2:]], 2, "malformed JSON"),
     "wrong type": (GOOD[:1] + _bad([{**small_rows()[1], "task_types": 5}]), 2, "task_types"),
     "missing id": (GOOD[:1] + _bad([{"instruction": "no id"}]), 2, "missing id"),
 }
@@ -65,3 +65,17 @@ def test_bad_csv_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_instructions(path)
     assert info.value.line == 3 and "unknown category 'unsafe'" in str(info.value)
+
+
+def test_empty_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no instructions"):
+        load_instructions(path)
+
+
+def test_unsupported_extension_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "set.txt"
+    path.write_text("hello\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unsupported file type"):
+        load_instructions(path)

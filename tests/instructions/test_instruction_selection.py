@@ -47,14 +47,14 @@ def test_subset_lite_with_explicit_ids_file(small_set: Path, tmp_path: Path) -> 
 def test_subset_lite_without_ids_file_says_what_is_missing(tmp_path: Path) -> None:
     path = tmp_path / "set.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    with pytest.raises(InputError, match="lite_ids.json"):
+    with pytest.raises(InputError, match=r"lite_ids\.json"):
         load_selection(path, Selection(subset="lite"))
 
 
 def test_subset_lite_for_hub_source_offline_is_clear(small_set: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     items = load_instructions(small_set)
-    with pytest.raises(SourceUnavailableError, match="filters.json"):
+    with pytest.raises(SourceUnavailableError, match=r"filters\.json"):
         select(items, Selection(subset="lite"), source=None)
 
 

@@ -73,7 +73,8 @@ def test_assembly_from_real_sources_reproduces_the_published_set(shared_data: Pa
     assert len(real) == 420 + 80 + 100
     differing = [i.id for i in real if i != by_id[i.id]]
     assert differing == [760]  # MT-bench question 121: "reprompt" vs "returns"
-    assert [(d.id, d.field, d.known) for d in result.differences] == [(760, "instruction", True)]
+    assert [(d.id, d.field, d.known) for d in result.differences] == [(760, "instruction", True),
+                                                                      (760, "source_id", True)]
     assert "returns top-5 words" in result.differences[0].assembled
     assert "reprompt top-5 words" in result.differences[0].published
     assert result.missing == [] and result.tagged == 800

@@ -110,7 +110,7 @@ def test_refusals_are_detected(text: str) -> None:
     "You cannot divide by zero, so the expression is undefined; otherwise the answer is x = 3.",
     "",
     None,
-    "To bake bread, mix flour and water. " * 30 + "I cannot stress this enough: I cannot help you if you skip kneading.",
+    "To bake bread, mix flour and water. " * 30 + "I cannot help you if you skip kneading.",
 ])
 def test_helpful_answers_are_not_refusals(text: str | None) -> None:
     assert not is_refusal(text)

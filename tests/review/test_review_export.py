@@ -92,3 +92,16 @@ def test_label_studio_export_has_tasks_and_a_labeling_config(runs: list[Path], t
 def test_export_needs_two_runs(runs: list[Path], tmp_path: Path) -> None:
     with pytest.raises(InputError, match="at least two runs"):
         export_review(runs[:1], tmp_path / "r", n=3, seed=0)
+
+
+def test_stratify_by_task_reads_task_types_from_an_instructions_file(runs: list[Path], tmp_path: Path) -> None:
+    from justeval.jsonl import write_jsonl
+    from justeval.records import Instruction
+
+    tasks = {i: ["coding"] if i < 5 else ["writing"] for i in range(20)}
+    path = tmp_path / "instructions.jsonl"
+    write_jsonl(path, [Instruction(id=i, instruction=f"question {i}", task_types=t) for i, t in tasks.items()])
+    export_review(runs, tmp_path / "r", n=8, seed=6, stratify="task", instructions=path)
+    pairs = read_key(tmp_path / "r")["pairs"]
+    assert Counter(p["stratum"] for p in pairs) == {"coding": 2, "writing": 6}
+    assert all(tasks[p["id"]][0] == p["stratum"] for p in pairs)

@@ -1,0 +1,142 @@
+"""`justeval import`: wrap outputs made elsewhere into a run directory so they can be judged.
+
+Accepted files: a just-eval JSON list or JSONL of {id, instruction, output, generator, ...},
+and AlpacaEval's `model_outputs.json` ({instruction, output, generator}, no id). Every record
+is matched to the instruction set: by `id` when present (its instruction text, if given, must
+agree with the set's, ignoring surrounding whitespace), otherwise by instruction text (a text
+that occurs several times in the set fills those ids in order). Unknown ids or texts,
+disagreeing texts, the same item twice, and missing or empty outputs are input errors that
+name the file and the record; nothing is written then. `dataset` and `category` come from
+the instruction set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from justeval.errors import InputError, JustevalError
+from justeval.jsonl import iter_json_lines, write_jsonl
+from justeval.records import Generation, Instruction, ItemId, normalize_id
+from justeval.rundir import RunDir
+
+
+@dataclass
+class _Fail:
+    """Builds the InputError for one record (file, line for JSONL, id or index)."""
+
+    path: Path
+    line: int | None
+    record: object | None
+
+    def __call__(self, message: str) -> InputError:
+        return InputError(self.path, message, line=self.line, record=self.record)
+
+
+@dataclass
+class ImportSummary:
+    path: Path
+    generator: str
+    records: int
+    file_format: str
+
+
+def read_output_file(path: Path) -> tuple[str, list[tuple[int | None, int, dict[str, Any]]]]:
+    """(format, [(line or None, record index, object)]) for a JSON list or a JSONL file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if data.lstrip()[:1] == b"[":
+        try:
+            items = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(path, f"malformed JSON: {exc}") from exc
+        rows = []
+        for n, obj in enumerate(items):
+            if not isinstance(obj, dict):
+                raise InputError(path, "expected a JSON object", record=n)
+            rows.append((None, n, obj))
+        return "json", rows
+    return "jsonl", [(line, n, obj) for n, (line, obj) in enumerate(iter_json_lines(path))]
+
+
+def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Instruction], *,
+                   generator: str | None = None, overwrite: bool = False,
+                   meta: dict[str, Any] | None = None) -> ImportSummary:
+    """Match the records of `file` to `instructions` and write them as `generations.jsonl`."""
+    path = Path(file)
+    rd = RunDir(out_dir)
+    if rd.generations.exists() and rd.generations.stat().st_size > 0 and not overwrite:
+        raise JustevalError(f"{rd.generations} already exists; choose a new --out or pass --overwrite")
+    file_format, rows = read_output_file(path)
+    if not rows:
+        raise InputError(path, "no records to import")
+    by_id = {inst.id: inst for inst in instructions}
+    by_text: dict[str, list[Instruction]] = {}
+    for inst in instructions:
+        by_text.setdefault(inst.instruction.strip(), []).append(inst)
+    used: dict[ItemId, str] = {}  # id -> where it was first seen
+    names = {obj["generator"] for _, _, obj in rows if isinstance(obj.get("generator"), str)}
+    if generator is None:
+        if len(names) > 1:
+            raise InputError(path, f"records name several generators ({', '.join(sorted(names))}); "
+                             "pass --generator NAME")
+        generator = names.pop() if names else path.stem
+    gens: list[Generation] = []
+    for line, n, obj in rows:
+        fail = _Fail(path, line, obj.get("id", n if line is None else None))
+        output = obj.get("output")
+        if not isinstance(output, str) or not output.strip():
+            if isinstance(output, str):
+                raise fail("empty output")
+            raise fail("missing output" if output is None else f"output must be a string, not {type(output).__name__}")
+        text = obj.get("instruction")
+        if text is not None and not isinstance(text, str):
+            raise fail("instruction must be a string")
+        inst = _match(obj, text, by_id, by_text, used, fail)
+        if inst.id in used:
+            raise fail(f"id {inst.id} appears twice (first at {used[inst.id]})")
+        used[inst.id] = f"line {line}" if line is not None else f"record {n}"
+        gens.append(Generation(id=inst.id, instruction=inst.instruction, output=output, generator=generator,
+                               dataset=inst.dataset, category=inst.category, status="ok"))
+    rd.ensure()
+    write_jsonl(rd.generations, gens)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    rd.write_meta("import", {**(meta or {}), "file": str(path.resolve()), "sha256": digest,
+                             "format": file_format, "generator": generator, "records": len(gens)})
+    return ImportSummary(path=rd.generations, generator=generator, records=len(gens), file_format=file_format)
+
+
+def _match(obj: dict[str, Any], text: str | None, by_id: dict[ItemId, Instruction],
+           by_text: dict[str, list[Instruction]], used: dict[ItemId, str], fail: _Fail) -> Instruction:
+    """The instruction-set item a record answers (see the module docstring)."""
+    if obj.get("id") is not None:
+        try:
+            item_id = normalize_id(obj["id"])
+        except ValueError as exc:
+            raise fail(f"bad id: {exc}") from exc
+        inst = by_id.get(item_id)
+        if inst is None:
+            raise fail(f"id {item_id!r} is not in the instruction set")
+        if text is not None and text.strip() != inst.instruction.strip():
+            raise fail(f"instruction text does not match the instruction set's item {item_id} "
+                       f"(file: {_preview(text)}; set: {_preview(inst.instruction)})")
+        return inst
+    if text is None:
+        raise fail("record has neither id nor instruction")
+    candidates = by_text.get(text.strip())
+    if not candidates:
+        raise fail(f"instruction not in the instruction set: {_preview(text)}")
+    for inst in candidates:
+        if inst.id not in used:
+            return inst
+    return candidates[-1]  # every match taken: reported as a duplicate by the caller
+
+
+def _preview(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= width else flat[: width - 3] + "...")

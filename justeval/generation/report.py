@@ -1,0 +1,25 @@
+"""Terminal output of the generation stage (rich): what was done, resumed, cached and failed."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from justeval.generation.run import GenerateSummary
+
+
+def print_generate_summary(summary: GenerateSummary, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"Generation: {summary.generator}")
+    for col in ("items", "resumed", "ok", "error", "cached", "retries", "cost", "wall", "file"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    cost = f"${summary.cost_usd:,.4f}" + (" + unpriced" if summary.unpriced_calls else "")
+    table.add_row(str(summary.items), str(summary.already_done), str(summary.ok), str(summary.errors),
+                  str(summary.cached), str(summary.retries), cost, f"{summary.wall_s:.1f}s", str(summary.path))
+    console.print(table)
+    if summary.errors:
+        shown = ", ".join(str(i) for i in summary.error_ids[:10]) + (" ..." if len(summary.error_ids) > 10 else "")
+        console.print(f"[yellow]{summary.errors} item(s) failed[/] (ids {shown}); "
+                      "run the same command again to retry them")
+    if summary.to_do == 0:
+        console.print("nothing to do: every selected item already has an ok output")

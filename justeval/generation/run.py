@@ -1,0 +1,222 @@
+"""The generation stage: one output per instruction from any backend, appended to
+`generations.jsonl` as each call finishes.
+
+Generation record (`justeval.records.Generation`, one JSON line each): `id`, `instruction`,
+`output`, `generator`, `dataset`, `category` (the fields the original just-eval readers use),
+plus `status` (`ok`, or `error` with `error` holding the message and `output` null),
+`params` (decoding parameters, and the URIAL prompt / ICL examples used), `usage`,
+`latency_s`, `finish_reason`, `cost_usd` (null when the price is unknown, 0 for a cache hit)
+and `cached`.
+
+Resume: re-running the same command on the same run directory requests only the items whose
+latest record is not `ok`; failed items are asked again and their new record appended, and
+readers take the last line per id (`justeval.generation.resume.latest_generations`). A run
+directory belongs to one generator and one set of settings: re-running it with a different
+model, decoding parameters or prompt is refused rather than mixing outputs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from justeval.engine.engine import CallResult, Engine, EngineConfig
+from justeval.engine.types import Backend, GenParams, Message, Request
+from justeval.errors import JustevalError
+from justeval.generation import urial as urial_mod
+from justeval.generation.icl import ExampleSelector, load_pool, pool_hash
+from justeval.generation.resume import latest_generations
+from justeval.jsonl import JsonlAppender
+from justeval.records import Generation, Instruction, ItemId, Usage
+from justeval.rundir import RunDir
+
+DEFAULT_PARAMS = GenParams(temperature=0.0, max_tokens=2048)
+
+
+@dataclass
+class GenerateSummary:
+    path: Path
+    generator: str
+    items: int = 0            # instructions selected
+    already_done: int = 0     # ok before this invocation (resume)
+    to_do: int = 0            # requested in this invocation
+    ok: int = 0
+    errors: int = 0
+    cached: int = 0
+    retries: int = 0
+    calls: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+    wall_s: float = 0.0
+    error_ids: list[ItemId] = field(default_factory=list)
+
+
+@dataclass
+class PromptBuilder:
+    """Turns an instruction into a Request: chat messages, or a URIAL/ICL completion prompt."""
+
+    params: GenParams
+    system: str | None = None
+    urial: urial_mod.UrialPrompt | None = None
+    selector: ExampleSelector | None = None
+
+    @property
+    def completion_prompt(self) -> bool:
+        return self.urial is not None or self.selector is not None
+
+    def request_params(self) -> GenParams:
+        if not self.completion_prompt:
+            return self.params
+        stops = list(self.params.stop or [])
+        stops += [s for s in urial_mod.STOP_SEQUENCES if s not in stops]
+        return self.params.model_copy(update={"stop": stops})
+
+    def build(self, inst: Instruction, params: GenParams) -> tuple[Request, dict[str, Any]]:
+        """The request for `inst` and what to record about its prompt in the record's params."""
+        key = str(inst.id)
+        if not self.completion_prompt:
+            messages = [Message(role="system", content=self.system)] if self.system else []
+            messages.append(Message(role="user", content=inst.instruction))
+            return Request(key=key, messages=messages, params=params), {}
+        extra: dict[str, Any] = {}
+        preamble = self.urial.text if self.urial is not None else (self.system or "")
+        if self.urial is not None:
+            extra["urial"] = self.urial.name
+        examples: list[tuple[str, str]] = []
+        if self.selector is not None:
+            picked = self.selector.indices(inst.instruction, key)
+            examples = [(self.selector.pool[i].instruction, self.selector.pool[i].output) for i in picked]
+            extra["icl"] = {"select": self.selector.mode, "examples": picked}
+        prompt = urial_mod.format_query(preamble, inst.instruction, examples)
+        return Request(key=key, prompt=prompt, params=params), extra
+
+
+def generate(model_spec: str, instructions: list[Instruction], out_dir: str | Path, *,
+             params: GenParams | None = None, system: str | None = None, urial: str | None = None,
+             icl_examples: str | Path | None = None, shots: int = 0, select: str = "fixed", seed: int = 0,
+             engine_config: EngineConfig | None = None, backend_options: dict[str, Any] | None = None,
+             generator: str | None = None, meta: dict[str, Any] | None = None) -> GenerateSummary:
+    """Generate outputs for `instructions` into `out_dir` (resumable; see the module docstring).
+
+    `meta` is merged into run.json's `generate` section (the CLI puts the command line,
+    instruction source and selection there); it must not hold secrets.
+    """
+    params = params or DEFAULT_PARAMS
+    config = engine_config or EngineConfig(description="generate")
+    options = {k: v for k, v in (backend_options or {}).items() if v is not None}
+    generator = generator or model_spec
+    if urial is not None and system:
+        raise JustevalError("--system and --urial cannot be combined: the URIAL prompt is the preamble")
+    if icl_examples is None and shots:
+        raise JustevalError("--shots needs --icl-examples FILE")
+    builder = PromptBuilder(params=params, system=system)
+    prompt_meta: dict[str, Any] = {"system": system}  # what decides the prompts (compared on resume)
+    sources: dict[str, Any] = {}                         # where the prompt parts came from
+    if urial is not None:
+        builder.urial = urial_mod.load_urial(urial)
+        prompt_meta["urial_sha256"] = builder.urial.sha256
+        sources["urial"] = {"name": builder.urial.name, "source": builder.urial.source}
+    if icl_examples is not None:
+        pool = load_pool(icl_examples)
+        builder.selector = ExampleSelector(pool, shots, select, seed)
+        prompt_meta["icl"] = {"pool_sha256": pool_hash(pool), "shots": shots, "select": select,
+                              "seed": seed if select == "random" else None}
+        sources["icl_examples"] = {"file": str(icl_examples), "pool_size": len(pool)}
+    request_params = builder.request_params()
+    settings = {"model": model_spec, "generator": generator, "completion": bool(options.get("completion")),
+                "params": request_params.model_dump(exclude_none=True), "prompt": prompt_meta}
+
+    rd = RunDir(out_dir).ensure()
+    existing = latest_generations(rd)
+    _check_same_run(rd, settings, existing, instructions)
+    summary = GenerateSummary(path=rd.generations, generator=generator, items=len(instructions))
+    done = {i for i, g in existing.items() if g.status == "ok"}
+    todo = [inst for inst in instructions if inst.id not in done]
+    summary.already_done = len(instructions) - len(todo)
+    summary.to_do = len(todo)
+    rd.write_meta("generate", {**(meta or {}), "settings": settings, "prompt_sources": sources,
+                               "engine": _engine_meta(config),
+                               "backend": {k: v for k, v in options.items() if k in ("base_url", "api_key_env")}})
+    if not todo:
+        return summary
+
+    backend = _make_backend(model_spec, options)
+    by_key: dict[str, tuple[Instruction, Request, dict[str, Any]]] = {}
+    for inst in todo:
+        request, extra = builder.build(inst, request_params)
+        by_key[request.key] = (inst, request, extra)
+    record_params = request_params.model_dump(exclude_none=True)
+
+    started = time.perf_counter()
+    with JsonlAppender(rd.generations) as appender:
+
+        def on_result(result: CallResult) -> None:
+            inst, _, extra = by_key[result.request.key]
+            gen = to_generation(inst, result, generator=generator, params={**record_params, **extra},
+                                clean=builder.completion_prompt)
+            appender.write(gen)
+            if gen.status != "ok":
+                summary.error_ids.append(gen.id)
+
+        res = Engine(backend, config).run_sync([r for _, r, _ in by_key.values()], on_result)
+    summary.wall_s = time.perf_counter() - started
+    summary.ok, summary.errors, summary.cached = res.ok, res.errors + res.parse_errors, res.cached
+    summary.retries, summary.calls = res.retries, res.calls
+    summary.cost_usd, summary.unpriced_calls = res.cost_usd, res.unpriced_calls
+    return summary
+
+
+def to_generation(inst: Instruction, result: CallResult, *, generator: str, params: dict[str, Any],
+                  clean: bool) -> Generation:
+    """The record for one finished call; URIAL/ICL completions are cut to the answer."""
+    completion = result.completion
+    ok = result.status == "ok" and completion is not None
+    output = None
+    if ok and completion is not None:
+        output = urial_mod.clean_output(completion.text) if clean else completion.text
+    return Generation(
+        id=inst.id, instruction=inst.instruction, output=output, generator=generator, dataset=inst.dataset,
+        category=inst.category, status="ok" if ok else "error",
+        error=None if ok else (result.error or result.status), params=params,
+        usage=completion.usage if completion is not None else Usage(),
+        latency_s=round(result.latency_s, 4) if ok else None,
+        finish_reason=completion.finish_reason if completion is not None else None,
+        cost_usd=result.cost_usd, cached=result.cached)
+
+
+def _check_same_run(rd: RunDir, settings: dict[str, Any], existing: dict[ItemId, Generation],
+                    instructions: list[Instruction]) -> None:
+    """Refuse to mix outputs of different models, settings or instruction texts in one run."""
+    if not existing:
+        return
+    hint = "; use a new --out directory"
+    previous = rd.read_meta().get("generate")
+    old = previous.get("settings") if isinstance(previous, dict) else None
+    if isinstance(old, dict):
+        for key in ("model", "generator", "completion", "params", "prompt"):
+            if key in old and old[key] != settings[key]:
+                raise JustevalError(f"{rd.path} was generated with different {key} "
+                                    f"({old[key]!r}, now {settings[key]!r}){hint}")
+    generators = {g.generator for g in existing.values() if g.status == "ok"}
+    if generators - {settings["generator"]}:
+        raise JustevalError(f"{rd.generations} holds outputs of {sorted(generators)}, "
+                            f"not {settings['generator']!r}{hint}")
+    for inst in instructions:
+        prev = existing.get(inst.id)
+        if prev is not None and prev.instruction != inst.instruction:
+            raise JustevalError(f"{rd.generations}: id {inst.id} was generated for a different instruction text "
+                                f"than the current instruction set{hint}")
+
+
+def _engine_meta(config: EngineConfig) -> dict[str, Any]:
+    return {"concurrency": config.concurrency, "rpm": config.rpm, "tpm": config.tpm,
+            "max_retries": config.max_retries, "timeout_s": config.timeout_s, "cache": config.cache}
+
+
+def _make_backend(spec: str, options: dict[str, Any]) -> Backend:
+    import justeval.engine.backends  # noqa: F401  (registers the backend kinds)
+    from justeval.engine.types import make_backend
+
+    return make_backend(spec, **options)
