@@ -86,7 +86,8 @@ def child(run_dirs: list[str], bootstrap: int, traced: bool) -> None:
     cpu = time.process_time() - c0
     _, peak = tracemalloc.get_traced_memory()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    print(json.dumps({"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "build_s": round(t_build, 3), "peak_rss_mb": round(rss, 1),
+    print(json.dumps({"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "build_s": round(t_build, 3),
+                      "peak_rss_mb": round(rss, 1),
                       "peak_traced_mb": round(peak / 2**20, 1), "models": len(built.board.rows),
                       "output_chars": sum(len(t) for t in texts)}))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -80,10 +80,13 @@ def generate(
     same command again to continue; failed items are retried)."""
     from justeval.engine.engine import EngineConfig
     from justeval.engine.types import GenParams
+    from justeval.errors import JustevalError
     from justeval.generation import generate as run_generate
     from justeval.generation.report import print_generate_summary
     from justeval.instructions import load_selection, selection_from_cli
 
+    if icl_examples is None and (shots is not None or select != "fixed"):
+        raise JustevalError("--shots and --select need --icl-examples FILE")
     source, sel = selection_from_cli(instructions, subset, dataset, task, topic, difficulty, ids, limit, sample,
                                      seed if seed is not None else 0)
     items = load_selection(source, sel)
@@ -91,12 +94,11 @@ def generate(
                           cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, progress=not no_progress,
                           description=f"generate {model}")
     params = GenParams(temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed)
-    meta = {"command": command_line(ctx), "instructions": {"source": source or "re-align/just-eval-instruct",
-                                                           "selection": _selection_meta(sel), "items": len(items)}}
     summary = run_generate(
         model, items, out, params=params, system=system, urial=urial, icl_examples=icl_examples,
-        shots=shots if shots is not None else (3 if icl_examples is not None else 0), select=select,
-        seed=seed if seed is not None else 0, engine_config=config, generator=generator, meta=meta,
+        shots=3 if shots is None else shots, select=select,
+        seed=seed if seed is not None else 0, engine_config=config, generator_name=generator,
+        instructions_source=source, selection=sel, meta={"command": command_line(ctx)},
         backend_options={"base_url": base_url, "api_key_env": api_key_env, "completion": completion or None})
     print_generate_summary(summary)
 
@@ -117,12 +119,12 @@ def import_cmd(
     from rich.console import Console
 
     from justeval.generation import import_outputs
-    from justeval.instructions import load_instructions
+    from justeval.instructions import DEFAULT_SOURCE, load_instructions
 
     items = load_instructions(instructions)
     summary = import_outputs(file, out, items, generator=generator, overwrite=overwrite,
                              meta={"command": command_line(ctx),
-                                   "instructions": {"source": instructions or "re-align/just-eval-instruct"}})
+                                   "instructions": {"source": instructions or DEFAULT_SOURCE}})
     Console().print(f"imported {summary.records} outputs of {summary.generator} ({summary.file_format}) "
                     f"into {summary.path}")
 
@@ -150,10 +152,3 @@ def command_line(ctx: typer.Context) -> str:
         else:
             argv += [flag, str(value)]
     return shlex.join(argv)
-
-
-def _selection_meta(sel: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(sel).items()
-            if v not in (None, [], "")}

@@ -60,12 +60,12 @@ def judge(
     config = EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
                           cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
                           progress=not no_progress, description="judge")
+    backend_options = {"base_url": base_url, "api_key_env": api_key_env, "timeout": timeout}
     if budget is not None and not dry_run:
-        warn_unpriced(judge)
+        warn_unpriced(judge, backend_options)
     summaries = judge_many(
         run_dir, list(dict.fromkeys(judge)), template_multi=template_multi, template_safety=template_safety,
         judge_system=judge_system, max_words=max_words,
         params=GenParams(temperature=temperature, max_tokens=max_tokens), engine_config=config,
-        backend_options={"base_url": base_url, "api_key_env": api_key_env}, dry_run=dry_run,
-        retry_parse_errors=retry_parse_errors)
+        backend_options=backend_options, dry_run=dry_run, retry_parse_errors=retry_parse_errors)
     print_summaries(summaries, dry_run=dry_run)

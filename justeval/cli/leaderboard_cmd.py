@@ -76,7 +76,7 @@ def leaderboard(
         raise JustevalError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=dims, instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed),
-                              keep_judgments=fmt == "html")
+                              keep_judgments=False)
     board = built.board
     if fmt == "json":
         from justeval.leaderboard.schema import dumps
@@ -103,7 +103,8 @@ def leaderboard(
 
         from justeval.leaderboard.render import rich_renderable
 
-        Console().print(rich_renderable(board))
+        # Piped output gets a wide console rather than rich's 80 columns.
+        Console(width=None if sys.stdout.isatty() else 240).print(rich_renderable(board))
 
 
 @app.command("compare")

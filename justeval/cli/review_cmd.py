@@ -40,7 +40,10 @@ def pairwise(
     tpm: Annotated[float | None, typer.Option("--tpm", rich_help_panel=ENGINE)] = None,
     timeout: Annotated[float, typer.Option("--timeout", rich_help_panel=ENGINE)] = 120.0,
     max_retries: Annotated[int, typer.Option("--max-retries", min=0, rich_help_panel=ENGINE)] = 6,
-    parse_retries: Annotated[int, typer.Option("--parse-retries", min=0)] = 2,
+    parse_retries: Annotated[int, typer.Option("--parse-retries", min=0, help="repeat a call whose reply cannot "
+                                               "be parsed this many times")] = 2,
+    retry_parse_errors: Annotated[bool, typer.Option("--retry-parse-errors", help="ask again for orders "
+                                                     "recorded as parse_error")] = False,
     temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 1024,
     budget: Annotated[float | None, typer.Option("--budget", help="stop sending calls after this many USD")] = None,
@@ -60,7 +63,8 @@ def pairwise(
                           progress=not no_progress, description="pairwise")
     summary = pairwise_run(run_a, run_b, judge, template=template, aspects=_split(aspects), out=out, ids=ids,
                            limit=limit, params=GenParams(temperature=temperature, max_tokens=max_tokens),
-                           engine_config=config, backend_options={"base_url": base_url, "api_key_env": api_key_env})
+                           engine_config=config, backend_options={"base_url": base_url, "api_key_env": api_key_env},
+                           retry_parse_errors=retry_parse_errors)
     print_pairwise(summary, seed=seed)
 
 

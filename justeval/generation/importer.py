@@ -44,7 +44,10 @@ class ImportSummary:
     file_format: str
 
 
-def read_output_file(path: Path) -> tuple[str, list[tuple[int | None, int, dict[str, Any]]]]:
+Row = tuple[int | None, int, dict[str, Any]]  # (line for JSONL, record index, object)
+
+
+def read_output_file(path: Path) -> tuple[str, list[Row]]:
     """(format, [(line or None, record index, object)]) for a JSON list or a JSONL file."""
     try:
         data = path.read_bytes()
@@ -55,7 +58,7 @@ def read_output_file(path: Path) -> tuple[str, list[tuple[int | None, int, dict[
             items = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(path, f"malformed JSON: {exc}") from exc
-        rows = []
+        rows: list[Row] = []
         for n, obj in enumerate(items):
             if not isinstance(obj, dict):
                 raise InputError(path, "expected a JSON object", record=n)

@@ -21,5 +21,8 @@ def print_generate_summary(summary: GenerateSummary, console: Console | None = N
         shown = ", ".join(str(i) for i in summary.error_ids[:10]) + (" ..." if len(summary.error_ids) > 10 else "")
         console.print(f"[yellow]{summary.errors} item(s) failed[/] (ids {shown}); "
                       "run the same command again to retry them")
+    if summary.skipped_budget:
+        console.print(f"[yellow]budget reached:[/] {summary.skipped_budget} item(s) not sent; finished outputs "
+                      "are saved, run again (with a new --budget) to continue")
     if summary.to_do == 0:
         console.print("nothing to do: every selected item already has an ok output")

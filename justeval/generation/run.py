@@ -17,6 +17,7 @@ model, decoding parameters or prompt is refused rather than mixing outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from justeval.errors import JustevalError
 from justeval.generation import urial as urial_mod
 from justeval.generation.icl import ExampleSelector, load_pool, pool_hash
 from justeval.generation.resume import latest_generations
+from justeval.instructions import DEFAULT_SOURCE, Selection
 from justeval.jsonl import JsonlAppender
 from justeval.records import Generation, Instruction, ItemId, Usage
 from justeval.rundir import RunDir
@@ -49,6 +51,7 @@ class GenerateSummary:
     calls: int = 0
     cost_usd: float = 0.0
     unpriced_calls: int = 0
+    skipped_budget: int = 0   # not sent: --budget reached (run again to continue)
     wall_s: float = 0.0
     error_ids: list[ItemId] = field(default_factory=list)
 
@@ -97,20 +100,21 @@ def generate(model_spec: str, instructions: list[Instruction], out_dir: str | Pa
              params: GenParams | None = None, system: str | None = None, urial: str | None = None,
              icl_examples: str | Path | None = None, shots: int = 0, select: str = "fixed", seed: int = 0,
              engine_config: EngineConfig | None = None, backend_options: dict[str, Any] | None = None,
-             generator: str | None = None, meta: dict[str, Any] | None = None) -> GenerateSummary:
+             generator_name: str | None = None, instructions_source: str | Path | None = None,
+             selection: Selection | None = None, meta: dict[str, Any] | None = None) -> GenerateSummary:
     """Generate outputs for `instructions` into `out_dir` (resumable; see the module docstring).
 
-    `meta` is merged into run.json's `generate` section (the CLI puts the command line,
-    instruction source and selection there); it must not hold secrets.
+    `generator_name` is the `generator` written in each record (default: the model spec).
+    `instructions_source` and `selection` say where the items came from, for run.json; `meta`
+    is merged into run.json's `generate` section (the CLI puts the command line there). None
+    of these may hold secrets: only the *name* of a key variable goes into backend_options.
     """
     params = params or DEFAULT_PARAMS
     config = engine_config or EngineConfig(description="generate")
     options = {k: v for k, v in (backend_options or {}).items() if v is not None}
-    generator = generator or model_spec
+    generator = generator_name or model_spec
     if urial is not None and system:
         raise JustevalError("--system and --urial cannot be combined: the URIAL prompt is the preamble")
-    if icl_examples is None and shots:
-        raise JustevalError("--shots needs --icl-examples FILE")
     builder = PromptBuilder(params=params, system=system)
     prompt_meta: dict[str, Any] = {"system": system}  # what decides the prompts (compared on resume)
     sources: dict[str, Any] = {}                         # where the prompt parts came from
@@ -136,8 +140,11 @@ def generate(model_spec: str, instructions: list[Instruction], out_dir: str | Pa
     todo = [inst for inst in instructions if inst.id not in done]
     summary.already_done = len(instructions) - len(todo)
     summary.to_do = len(todo)
-    rd.write_meta("generate", {**(meta or {}), "settings": settings, "prompt_sources": sources,
-                               "engine": _engine_meta(config),
+    origin = {"source": str(instructions_source or DEFAULT_SOURCE), "items": len(instructions)}
+    if selection is not None:
+        origin["selection"] = _selection_meta(selection)
+    rd.write_meta("generate", {**(meta or {}), "instructions": origin, "settings": settings,
+                               "prompt_sources": sources, "engine": _engine_meta(config),
                                "backend": {k: v for k, v in options.items() if k in ("base_url", "api_key_env")}})
     if not todo:
         return summary
@@ -165,6 +172,7 @@ def generate(model_spec: str, instructions: list[Instruction], out_dir: str | Pa
     summary.ok, summary.errors, summary.cached = res.ok, res.errors + res.parse_errors, res.cached
     summary.retries, summary.calls = res.retries, res.calls
     summary.cost_usd, summary.unpriced_calls = res.cost_usd, res.unpriced_calls
+    summary.skipped_budget = res.skipped_budget
     return summary
 
 
@@ -208,6 +216,12 @@ def _check_same_run(rd: RunDir, settings: dict[str, Any], existing: dict[ItemId,
         if prev is not None and prev.instruction != inst.instruction:
             raise JustevalError(f"{rd.generations}: id {inst.id} was generated for a different instruction text "
                                 f"than the current instruction set{hint}")
+
+
+def _selection_meta(sel: Selection) -> dict[str, Any]:
+    """The selection options that were set (defaults left out), JSON-ready."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(sel).items()
+            if v not in (None, [], "")}
 
 
 def _engine_meta(config: EngineConfig) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def clean_output(text: str) -> str:
 def load_urial(spec: str, *, timeout: float = 30.0) -> UrialPrompt:
     """Resolve `--urial NAME|PATH|URL`: a built-in name, a local file, or an http(s) URL."""
     if spec in BUILTIN:
-        text = resources.files("justeval.generation").joinpath("prompts", BUILTIN[spec]).read_text(encoding="utf-8")
+        text = resources.files("justeval.generation").joinpath(f"prompts/{BUILTIN[spec]}").read_text(encoding="utf-8")
         return UrialPrompt(name=spec, source=f"builtin:{spec}", text=text)
     if spec.startswith(("http://", "https://")):
         return UrialPrompt(name=_stem(spec), source=spec, text=_fetch(spec, timeout))

@@ -13,6 +13,9 @@ import json
 from typing import Any
 
 _CLOSERS = ",:}]"
+# Each `{` that is never closed costs a scan to the end of the text; past this many, give up
+# (the reply then fails to parse) rather than take quadratic time on brace-heavy prose.
+MAX_UNCLOSED = 32
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
 _WORDS = {"true": "true", "false": "false", "null": "null", "True": "true", "False": "false", "None": "null"}
 
@@ -21,12 +24,15 @@ def find_objects(text: str) -> list[dict[str, Any]]:
     """Every outermost JSON object in `text` that can be read, in order of appearance."""
     out: list[dict[str, Any]] = []
     i = 0
+    unclosed = 0
     while True:
         start = text.find("{", i)
-        if start < 0:
+        if start < 0 or unclosed > MAX_UNCLOSED:
             return out
         scanned = _scan(text, start)
-        if scanned is not None:
+        if scanned is None:
+            unclosed += 1
+        else:
             end, rebuilt = scanned
             obj = _loads(text[start:end], rebuilt)
             if isinstance(obj, dict):

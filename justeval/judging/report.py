@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -10,14 +11,18 @@ from rich.table import Table
 from justeval.judging.run import JudgeSummary
 
 
-def warn_unpriced(judges: Sequence[str], console: Console | None = None) -> None:
+def warn_unpriced(judges: Sequence[str], backend_options: dict[str, Any], console: Console | None = None) -> None:
     """A budget cannot stop a judge whose price is unknown: say so before spending."""
     from justeval.engine.pricing import estimate_cost
+    from justeval.judging.run import backend_pricer
 
     console = console or Console(stderr=True)
     for judge in judges:
-        if estimate_cost(judge, 1000, 1000) is None:
-            console.print(f"[yellow]warning:[/] no price known for {judge}: --budget cannot limit its calls")
+        pricer = backend_pricer(judge, backend_options)
+        price = pricer(1000, 1000) if pricer is not None else estimate_cost(judge, 1000, 1000)
+        if price is None:
+            console.print(f"[yellow]warning:[/] no price known for {judge}: --budget cannot limit its calls",
+                          soft_wrap=True)
 
 
 def print_summaries(summaries: Sequence[JudgeSummary], *, dry_run: bool, console: Console | None = None) -> None:

@@ -108,7 +108,7 @@ def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | Non
         items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
                             structured=False) for g in todo]
         summary.estimate = estimate_calls(items, judge_spec, max_tokens=params.max_tokens,
-                                          price=_backend_pricer(judge_spec, backend_options or {}))
+                                          price=backend_pricer(judge_spec, backend_options or {}))
         return summary
     if not todo:
         return summary
@@ -152,7 +152,7 @@ def _make_backend(spec: str, options: dict[str, Any]) -> Backend:
     return make_backend(spec, **{k: v for k, v in options.items() if v is not None})
 
 
-def _backend_pricer(spec: str, options: dict[str, Any]) -> Pricer | None:
+def backend_pricer(spec: str, options: dict[str, Any]) -> Pricer | None:
     """Price estimates as the backend will charge them (a self-hosted server has no price);
     None (list price by name) when the backend cannot be set up here, e.g. no API key yet."""
     try:

@@ -3,7 +3,9 @@ diagnose. The CLI, `publish` and the benchmark all go through `build_leaderboard
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +76,17 @@ def lite_ids(source: str | None) -> set[ItemId]:
     return set(load_lite_ids(source))
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence[str | Path] = (),
                       settings: Settings | None = None, by: Sequence[str] = (), instructions: str | None = None,
                       keep_judgments: bool = False, want_tags: bool = False) -> Built:
@@ -93,9 +106,10 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
     categories = CATEGORIES if settings.subset in ("all", "lite") else (settings.subset,)
     ids = lite_ids(source) if settings.subset == "lite" else None
     datasets = {i: t.dataset for i, t in tags.items()} if tags else None
-    models = [build_items(run, judge=settings.judge, ids=ids, categories=categories, datasets=datasets,
-                          keep_text=keep_judgments)
-              for run in unique_names(iter_models(run_dirs, upstream))]
+    with _no_cyclic_gc():  # many small records, no cycles: collecting while loading only costs time
+        models = [build_items(run, judge=settings.judge, ids=ids, categories=categories, datasets=datasets,
+                              keep_text=keep_judgments)
+                  for run in unique_names(iter_models(run_dirs, upstream))]
     per_cat: dict[str, list[str]] = {}
     for cat in categories:
         per_cat[cat] = order_aspects(a for mi in models for a in mi.aspects_by_category.get(cat, []))

@@ -155,6 +155,8 @@ def pairwise_run(run_a: str | Path, run_b: str | Path, judge: str, *, template: 
         requests.append(req)
     summary.calls = len(requests)
     if backend is not None:
+        _write_meta(run_a, run_b, path, judge, tpl.name, tpl.hash, asp, params or DEFAULT_PARAMS,
+                    engine_config or EngineConfig(), backend_options or {})
         _run(backend, engine_config or EngineConfig(description="pairwise"), requests, records, asp, path, summary)
     summary.records = [records[str(i)] for i in shared]
     return summary
@@ -178,6 +180,23 @@ def _run(backend: Backend, config: EngineConfig, requests: list[Request], record
     summary.cached, summary.skipped_budget, summary.cost_usd = res.cached, res.skipped_budget, res.cost_usd
     summary.stopped_by_budget = res.stopped_by_budget
     summary.wall_s = time.perf_counter() - started
+
+
+def _write_meta(run_a: Path, run_b: Path, path: Path, judge: str, name: str, digest: str, aspects: list[str],
+                params: GenParams, config: EngineConfig, backend_options: dict[str, Any]) -> None:
+    """Record in RUN_A's run.json how each pairwise file was made (key variable names only)."""
+    rd = RunDir(run_a)
+    meta = rd.read_meta().get("pairwise")
+    entries: dict[str, Any] = dict(meta) if isinstance(meta, dict) else {}
+    entries[str(path)] = {
+        "run_b": str(run_b), "judge": judge, "template": {"name": name, "hash": digest}, "aspects": aspects,
+        "params": params.model_dump(exclude_none=True, exclude={"response_format"}),
+        "engine": {"concurrency": config.concurrency, "rpm": config.rpm, "tpm": config.tpm,
+                   "max_retries": config.max_retries, "parse_retries": config.parse_retries,
+                   "budget_usd": config.budget_usd},
+        "backend": {k: v for k, v in backend_options.items() if k in ("base_url", "api_key_env")},
+    }
+    rd.write_meta("pairwise", entries)
 
 
 def _backend(spec: str, options: dict[str, Any]) -> Backend:

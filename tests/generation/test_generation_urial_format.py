@@ -73,7 +73,8 @@ def test_builtin_prompt_has_three_examples_in_the_same_layout() -> None:
     (f" Paris is the capital.\n{TICKS}\n\n# Query:\n{TICKS}\nnext question", "Paris is the capital."),
     ("  Just text, stopped by the server.\n\n", "Just text, stopped by the server."),
     (f"Answer{TICKS}", "Answer"),
-    (f"Use this:\n{TICKS}python\nprint(1)\n{TICKS}\nDone.\n{TICKS}\n", f"Use this:\n{TICKS}python\nprint(1)\n{TICKS}\nDone."),
+    (f"Use this:\n{TICKS}python\nprint(1)\n{TICKS}\nDone.\n{TICKS}\n",
+     f"Use this:\n{TICKS}python\nprint(1)\n{TICKS}\nDone."),
     (f"Code:\n{TICKS}\nx = 1\n{TICKS}", f"Code:\n{TICKS}\nx = 1\n{TICKS}"),
 ])
 def test_clean_output_keeps_the_answer_only(raw: str, expected: str) -> None:

@@ -77,3 +77,17 @@ def test_cli_run_dir_without_generations_is_exit_2(tmp_path: Path, monkeypatch: 
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     code = _cli(monkeypatch, "judge", str(tmp_path), "--judge", "openai:gpt-4o-mini", "--dry-run")
     assert code == 2 and "generations.jsonl" in capsys.readouterr().err
+
+
+def test_cli_budget_with_unpriced_judge_warns_before_spending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              stub_server: StubServer) -> None:
+    run = _run_dir(tmp_path)
+    stub_server.responder = lambda req: Reply(text=json.dumps(
+        {a: {"rationale": "r", "score": 3} for a in ("helpfulness", "clarity", "factuality", "depth", "engagement",
+                                                     "safety")}))
+    code = _cli(monkeypatch, "judge", str(run), "--judge", "openai:gpt-4o-mini", "--base-url", stub_server.base_url,
+                "--budget", "0.01", "--no-progress")
+    assert code == 0
+    assert "no price known for openai:gpt-4o-mini" in capsys.readouterr().err
+    assert len(RunDir(run).load_judgments()) == 2  # unpriced calls are not stopped by the budget

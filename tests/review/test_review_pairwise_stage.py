@@ -95,6 +95,8 @@ def test_each_shared_item_judged_in_both_orders_and_mapped_back_to_models(runs: 
         assert (rec.generator_a, rec.generator_b, rec.aspects) == ("alpha", "beta", ["helpfulness", "clarity"])
     lines = summary.path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 16  # a line per finished order; the second line of an item holds both
+    meta = json.loads((runs[0] / "run.json").read_text(encoding="utf-8"))["pairwise"][str(summary.path)]
+    assert meta["judge"] == JUDGE and meta["aspects"] == ["helpfulness", "clarity"] and "sk-" not in json.dumps(meta)
 
 
 def test_position_biased_judge_gives_inconsistent_verdicts(runs: Any, stub_server: StubServer) -> None:

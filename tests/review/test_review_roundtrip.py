@@ -225,3 +225,61 @@ def test_cli_round_trip_json_and_one_line_error(exported: Any, tmp_path: Path, m
         main()
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1 and str(labels) in err and "maybe" in err
+
+
+def test_csv_aspect_columns_and_unknown_aspect(tmp_path: Path) -> None:
+    runs = [make_run(tmp_path / "runs", m) for m in ("alpha", "beta")]
+    export_review(runs, tmp_path / "r", n=6, seed=1, aspects=["depth"])
+    pairs = json.loads((tmp_path / "r" / "key.json").read_text(encoding="utf-8"))["pairs"]
+    rows = [{"pair_id": p["pair_id"], "label": "tie", "label_depth": side_for("beta", p) if k < 4 else ""}
+            for k, p in enumerate(pairs)]
+    report = import_review([write_csv_labels(tmp_path / "a.csv", rows)], tmp_path / "r" / "key.json")
+    (depth,) = report["aspect_win_rates"]["depth"]
+    assert depth["pairs"] == 4 and depth["B"]["value"] == 1.0 and report["win_rates"][0]["tie"]["value"] == 1.0
+    rows[0]["label_clarity"] = "left"
+    with pytest.raises(InputError, match="clarity"):
+        import_review([write_csv_labels(tmp_path / "b.csv", rows)], tmp_path / "r" / "key.json")
+
+
+def test_label_studio_json_min_export_is_read(exported: Any, tmp_path: Path) -> None:
+    _runs, out, pairs = exported
+    flat = [{"id": k, "pair_id": p["pair_id"], "preference": side_for(truth(p["id"]), p).capitalize(),
+             "annotator": 7} for k, p in enumerate(pairs)]
+    path = tmp_path / "min.json"
+    path.write_text(json.dumps(flat), encoding="utf-8")
+    report = import_review([path], out / "key.json")
+    human = [AB[truth(p["id"])] for p in pairs]
+    assert report["annotators"] == ["7"] and report["win_rates"][0]["B"]["value"] == pytest.approx(
+        human.count("B") / 16)
+
+
+def test_pairwise_stage_output_feeds_import_review(tmp_path: Path, stub_server: Any) -> None:
+    """The full loop: pairwise judge -> export -> people label -> agreement with the judge."""
+    import re
+
+    from justeval.engine.engine import EngineConfig
+    from justeval.review.pairwise import pairwise_run
+    from justeval.testing.stub_server import Reply, StubRequest
+
+    runs = [make_run(tmp_path / "runs", m) for m in ("alpha", "beta")]
+
+    def judge(req: StubRequest) -> Reply:  # prefers beta on even items, alpha on odd ones, in both orders
+        first = re.search(r"\[BEGIN ANSWER 1 \w+\]\n(.*?)\n", req.prompt_text)
+        assert first is not None
+        item, model = int(first.group(1).split()[1]), first.group(1).rsplit(" by ", 1)[1][::-1]
+        return Reply(text=json.dumps({"preference": "1" if (model == "beta") == (item % 2 == 0) else "2"}))
+
+    stub_server.responder = judge
+    summary = pairwise_run(runs[0], runs[1], "openai:pj", engine_config=EngineConfig(progress=False, cache=False),
+                           backend_options={"base_url": stub_server.base_url})
+    out = tmp_path / "review"
+    export_review(runs, out, n=16, seed=7)
+    pairs = json.loads((out / "key.json").read_text(encoding="utf-8"))["pairs"]
+    labels = write_csv_labels(tmp_path / "ann.csv", [
+        {"pair_id": p["pair_id"], "label": side_for(truth(p["id"]), p)} for p in pairs])
+    (agree,) = import_review([labels], out / "key.json", pairwise=[summary.path])["judge_agreement"]
+    human = [AB[truth(p["id"])] for p in pairs]
+    judged = ["B" if p["id"] % 2 == 0 else "A" for p in pairs]
+    assert agree["source"] == "pairwise openai:pj" and agree["n"] == 16
+    assert agree["kappa"] == pytest.approx(cohen_kappa_score(human, judged))
+    assert agree["raw"] == pytest.approx(sum(h == j for h, j in zip(human, judged, strict=True)) / 16)

@@ -1,5 +1,6 @@
 """`openai:MODEL`: OpenAI, or any OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI) via
-`base_url`, through the official SDK. The SDK's own retries are off: the engine retries.
+`base_url`, through the official SDK (its client: auth, headers, error classes). The SDK's own retries
+are off: the engine retries.
 
 Payload building and reply parsing are pure functions so they can be tested without a server.
 """
@@ -94,6 +95,12 @@ def map_exception(exc: BaseException) -> BackendError:
     return BackendError(f"{type(exc).__name__}: {exc}", retryable=False)
 
 
+def _raw_response_type() -> Any:
+    import httpx
+
+    return httpx.Response
+
+
 class OpenAIBackend(Backend):
     kind = "openai"
 
@@ -139,12 +146,12 @@ class OpenAIBackend(Backend):
         """One client per event loop (httpx connections belong to the loop that opened them)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
-            import httpx
             import openai
 
-            limits = httpx.Limits(max_connections=self.max_connections,
-                                  max_keepalive_connections=self.max_connections, keepalive_expiry=30)
-            http_client = openai.DefaultAsyncHttpxClient(limits=limits)
+            from justeval.engine.backends.aiohttp_transport import AiohttpTransport
+
+            transport = AiohttpTransport(max_connections=self.max_connections)
+            http_client = openai.DefaultAsyncHttpxClient(transport=transport)
             self._client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
                                               timeout=self.timeout if self.timeout is not None else 600.0,
                                               http_client=http_client)
@@ -154,20 +161,23 @@ class OpenAIBackend(Backend):
     async def complete(self, request: Request) -> Completion:
         client = self._get_client()
         endpoint, body = build_payload(self.model, request, completion=self.completion)
+        path = "/chat/completions" if endpoint == "chat" else "/completions"
         try:
-            if endpoint == "chat":
-                response = await client.chat.completions.create(**body)
-            else:
-                response = await client.completions.create(**body)
-        except BackendError:
-            raise
+            # the SDK's generic POST: its auth, headers and error classes, without re-validating
+            # our already-plain JSON body or building pydantic objects we would only dump again
+            response = await client.post(path, body=body, cast_to=_raw_response_type())
         except Exception as exc:
             import openai
 
             if isinstance(exc, openai.OpenAIError):
                 raise map_exception(exc) from exc
             raise
-        data = response.model_dump() if hasattr(response, "model_dump") else dict(response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise BackendError(f"reply is not JSON: {response.text[:200]!r}", retryable=True) from exc
+        if not isinstance(data, dict):
+            raise BackendError("reply is not a JSON object", retryable=False)
         return parse_response(endpoint, data)
 
     async def aclose(self) -> None:

@@ -1,0 +1,110 @@
+"""`justeval generate` end to end: run.json, secrets, one-line errors, and resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from justeval.generation import latest_generations
+from justeval.records import Instruction
+from justeval.rundir import RunDir
+from justeval.testing.stub_server import Reply, StubServer
+from tests.generation.conftest import CliRun
+
+SECRET = "sk-live-THIS-MUST-NOT-LEAK-123"
+
+
+def _all_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def test_cli_generate_writes_records_and_run_json(tmp_path: Path, cli: CliRun, stub_server: StubServer,
+                                                  instructions_file: Path, items: list[Instruction]) -> None:
+    run = tmp_path / "run"
+    code = cli("generate", "--model", "openai:my-model", "--instructions", str(instructions_file),
+               "--subset", "regular", "--out", str(run), "--base-url", stub_server.base_url, "--concurrency", "2",
+               "--temperature", "0.3", "--max-tokens", "50", "--no-progress", "--generator", "my-model-v1")
+    assert code == 0
+    regular = [i for i in items if i.category == "regular"]
+    gens = RunDir(run).load_generations()
+    assert sorted(g.id for g in gens) == [i.id for i in regular] and stub_server.count == len(regular)
+    assert {g.generator for g in gens} == {"my-model-v1"}
+    meta = RunDir(run).read_meta()["generate"]
+    assert meta["command"].startswith("justeval generate --model openai:my-model --out ")
+    assert "--subset regular" in meta["command"] and "--temperature 0.3" in meta["command"]
+    assert meta["instructions"] == {"source": str(instructions_file),
+                                    "selection": {"subset": "regular", "seed": 0}, "items": len(regular)}
+    assert meta["settings"]["params"] == {"temperature": 0.3, "max_tokens": 50}
+    assert meta["engine"]["concurrency"] == 2 and meta["backend"] == {"base_url": stub_server.base_url}
+    assert "justeval" in RunDir(run).read_meta()["versions"]
+
+
+def test_api_key_value_never_reaches_the_run_directory(tmp_path: Path, cli: CliRun, stub_server: StubServer,
+                                                       instructions_file: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_PROVIDER_KEY", SECRET)
+    stub_server.script.append(Reply(status=401, text="invalid key"))  # an error record too
+    run = tmp_path / "run"
+    code = cli("generate", "--model", "openai:m", "--instructions", str(instructions_file), "--out", str(run),
+               "--base-url", stub_server.base_url, "--api-key-env", "MY_PROVIDER_KEY", "--no-progress")
+    assert code == 0
+    assert all(r.headers.get("Authorization") == f"Bearer {SECRET}" for r in stub_server.requests)
+    assert SECRET.encode() not in _all_bytes(run)
+    assert RunDir(run).read_meta()["generate"]["backend"]["api_key_env"] == "MY_PROVIDER_KEY"
+    assert any(g.status == "error" for g in RunDir(run).load_generations())
+
+
+def test_bad_icl_file_is_one_line_exit_2(tmp_path: Path, cli: CliRun, instructions_file: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text('{"instruction": "q", "output": "a"}\n{"instruction": "q2"}\n', encoding="utf-8")
+    code = cli("generate", "--model", "openai:m", "--instructions", str(instructions_file), "--out",
+               str(tmp_path / "run"), "--icl-examples", str(pool), "--shots", "1")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "pool.jsonl:2" in err
+
+
+def test_killed_run_resumes_without_repeating_finished_items(tmp_path: Path, stub_server: StubServer,
+                                                            cli: CliRun) -> None:
+    n = 40
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "instruction": f"question number {i}"}) + "\n"
+                              for i in range(n)), encoding="utf-8")
+    run = tmp_path / "run"
+    stub_server.latency = 0.05
+    args = ["generate", "--model", "openai:m", "--instructions", str(source), "--out", str(run),
+            "--base-url", stub_server.base_url, "--concurrency", "2", "--no-progress", "--no-cache"]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
+    proc = subprocess.Popen([sys.executable, "-m", "justeval", *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    gens = run / "generations.jsonl"
+    while time.monotonic() < deadline and (not gens.exists() or gens.read_bytes().count(b"\n") < 8):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    done_before = set(latest_generations(RunDir(run)))
+    assert 8 <= len(done_before) < n, proc.stderr.read().decode() if proc.stderr else ""
+
+    stub_server.reset()
+    stub_server.latency = 0.0
+    assert cli(*args) == 0  # the same command again, in-process this time
+    asked = {int(r.prompt_text.rsplit(" ", 1)[1]) for r in stub_server.requests}
+    assert asked == set(range(n)) - done_before and stub_server.count == len(asked)
+    latest = latest_generations(RunDir(run))
+    assert sorted(latest) == list(range(n)) and all(g.status == "ok" for g in latest.values())
+
+
+def test_shots_without_an_example_pool_is_refused(tmp_path: Path, cli: CliRun, instructions_file: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli("generate", "--model", "openai:m", "--instructions", str(instructions_file), "--out",
+               str(tmp_path / "run"), "--shots", "2")
+    assert code == 1 and "--icl-examples" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
