@@ -42,7 +42,8 @@ def tokenize(text: str) -> list[str]:
 
 
 def load_pool(path: str | Path) -> list[Example]:
-    """Read the example pool; every record needs non-empty `instruction` and `output` strings."""
+    """Read the example pool; every record needs non-empty `instruction` and `output` strings
+    (surrounding whitespace is dropped so each sits tightly inside its fence)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "ICL example file not found")
@@ -66,7 +67,7 @@ def load_pool(path: str | Path) -> list[Example]:
             value = obj.get(key)
             if not isinstance(value, str) or not value.strip():
                 raise InputError(path, f"field '{key}' must be a non-empty string", line=line, record=record)
-        pool.append(Example(obj["instruction"], obj["output"]))
+        pool.append(Example(obj["instruction"].strip(), obj["output"].strip()))
     if not pool:
         raise InputError(path, "ICL example file holds no examples")
     return pool

@@ -42,9 +42,12 @@ class RefusalDetector:
         if not text or not text.strip():
             return False
         t = self.opening(text)
+        refuse = _combined(self.refuse)
+        if refuse.search(t) is None:  # the common case: nothing to blank out
+            return False
         if self.not_refusal:
             t = _combined(self.not_refusal).sub(" ", t)
-        return _combined(self.refuse).search(t) is not None
+        return refuse.search(t) is not None
 
 
 @lru_cache(maxsize=8)

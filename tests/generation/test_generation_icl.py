@@ -86,3 +86,8 @@ def test_unknown_mode_and_negative_shots_are_rejected() -> None:
         ExampleSelector(POOL, 2, "nearest")
     with pytest.raises(JustevalError, match="--shots"):
         ExampleSelector(POOL, -1, "fixed")
+
+
+def test_pool_text_is_trimmed_so_it_sits_inside_its_fence(tmp_path: Path) -> None:
+    path = _write_pool(tmp_path / "p.jsonl", [{"instruction": "  Why?\n", "output": "Because.\n\n"}])
+    assert load_pool(path) == [Example("Why?", "Because.")]
