@@ -2,8 +2,8 @@
 
 Runs N requests at latency L and concurrency C through the real Engine and openai backend
 (cache and progress off) and prints the wall time and its ratio to the ideal N·L/C; then the
-client overhead per request with L = 0 (wall / N), at concurrency C and at 1, with the client process's CPU time per request beside
-it (on a busy machine the wall figure also counts waiting for a core). The server runs in its
+client overhead per request with L = 0 (wall / N), at concurrency C and at 1, with the client
+process's CPU time per request beside it (on a busy machine wall also counts waiting for a core). The server runs in its
 own process so it does not share the client's GIL.
 
     python benchmarks/throughput.py                 # targets: ratio <= 1.15, overhead <= 2 ms
@@ -23,10 +23,10 @@ from multiprocessing.connection import Connection
 
 os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark-not-a-real-key")
 
-import justeval.engine  # noqa: F401,E402 - registers the backends
-from justeval.engine.engine import CallResult, Engine, EngineConfig, RunSummary  # noqa: E402
-from justeval.engine.types import Message, Request, make_backend  # noqa: E402
-from justeval.testing.stub_server import StubServer  # noqa: E402
+import justeval.engine  # noqa: F401 - registers the backends
+from justeval.engine.engine import CallResult, Engine, EngineConfig, RunSummary
+from justeval.engine.types import Message, Request, make_backend
+from justeval.testing.stub_server import StubServer
 
 
 def _serve(latency: float, conn: Connection) -> None:

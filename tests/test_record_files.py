@@ -98,3 +98,16 @@ def test_judge_file_names_are_safe_and_distinct() -> None:
     assert safe_name("openai:gpt-4o") == "openai_gpt-4o"
     assert safe_name("litellm:anthropic/claude-3") == "litellm_anthropic_claude-3"
     assert safe_name("openai:a") != safe_name("openai:b")
+
+
+def test_atomic_output_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "key.json"
+    old = os.umask(0o022)
+    try:
+        with atomic_output(target) as fh:
+            fh.write("{}")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644

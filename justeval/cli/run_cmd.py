@@ -96,6 +96,6 @@ def run(
     file_values = read_config_file(config) if config else {}
     cfg = resolve_config(file_values, given, source=config)
     result = run_pipeline(cfg)
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(rich_renderable(result.leaderboard.board))
     print(f"run directory: {result.run_dir}", file=sys.stderr)

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from justeval.cli import main
-
-CliRun = Callable[..., tuple[int, str, str]]
 
 
 def small_rows() -> list[dict[str, Any]]:
@@ -48,21 +42,3 @@ def small_set(tmp_path: Path) -> Path:
     (folder / "lite_ids.json").write_text(json.dumps({"lite_regular_ids": [1, 3], "lite_safety_ids": [900]}),
                                           encoding="utf-8")
     return folder / "instructions.jsonl"
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
-    """Run `justeval ARGS...` through the real entry point; returns (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["justeval", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run

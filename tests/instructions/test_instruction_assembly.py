@@ -14,7 +14,7 @@ from justeval.instructions.assemble import assemble
 from justeval.instructions.load import load_instructions
 from justeval.instructions.recipe import load_recipe
 from justeval.instructions.sources import first_human_turn
-from tests.instructions.conftest import CliRun
+from tests.conftest import CliRun
 
 RECIPE = """
 name: tiny

@@ -9,7 +9,8 @@ import pytest
 
 from justeval.errors import InputError
 from justeval.instructions import load_instructions
-from tests.instructions.conftest import CliRun, small_rows
+from tests.conftest import CliRun
+from tests.instructions.conftest import small_rows
 
 GOOD = [json.dumps(r) for r in small_rows()[:3]]
 

@@ -9,7 +9,8 @@ import pytest
 
 from justeval.errors import InputError, JustevalError, SourceUnavailableError
 from justeval.instructions import Selection, load_instructions, load_selection, select, selection_from_cli
-from tests.instructions.conftest import CliRun, small_rows
+from tests.conftest import CliRun
+from tests.instructions.conftest import small_rows
 
 ROWS = small_rows()
 

@@ -11,7 +11,7 @@ import pytest
 
 from justeval.instructions import load_instructions
 from justeval.instructions.assemble import assemble
-from tests.instructions.conftest import CliRun
+from tests.conftest import CliRun
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 from justeval.instructions import load_instructions
-from tests.instructions.conftest import CliRun, small_rows
+from tests.conftest import CliRun
+from tests.instructions.conftest import small_rows
 
 
 def test_stats_json_has_exactly_the_documented_keys_and_counts(small_set: Path, cli: CliRun) -> None:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import justeval.cli  # noqa: F401  (registers the commands)
 from justeval.cli.app import app
 from justeval.testing.stub_server import Reply, StubRequest, StubServer
+from tests.conftest import CliRun
 
 ASPECTS = ["helpfulness", "clarity", "factuality", "depth", "engagement"]
 
@@ -96,15 +97,16 @@ def test_run_config_file_is_overridden_by_flags(tmp_path: Path, server: StubServ
     assert len(gens) == 2
 
 
-def test_unknown_config_key_is_one_line_naming_the_file(tmp_path: Path) -> None:
+def test_unknown_config_key_is_one_line_naming_the_file(tmp_path: Path, cli: CliRun) -> None:
     config = tmp_path / "eval.yaml"
     config.write_text("model: openai:m\njudge: openai:j\nout: x\ntemprature: 0.3\n")
-    result = CliRunner().invoke(app, ["run", "--config", str(config)])
-    assert result.exit_code == 2
-    assert str(config) in str(result.exception) and "temprature" in str(result.exception)
+    code, _, err = cli("run", "--config", str(config))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert str(config) in err and "temprature" in err
 
 
-def test_missing_model_says_which_option(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["run", "--judge", "openai:j", "--out", str(tmp_path / "r")])
-    assert result.exit_code == 2
-    assert "--model" in str(result.exception)
+def test_missing_model_says_which_option(tmp_path: Path, cli: CliRun) -> None:
+    code, _, err = cli("run", "--judge", "openai:j", "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert "--model" in err and len(err.strip().splitlines()) == 1
