@@ -17,7 +17,7 @@ PANEL = "Instruction selection"
 InstructionsOpt = Annotated[
     str | None,
     typer.Option("--instructions", help="HF dataset id or local .jsonl/.json/.csv/.parquet file or folder "
-                 "[default: re-align/just-eval-instruct]", rich_help_panel=PANEL),
+                 "(default: the hub dataset re-align/just-eval-instruct)", rich_help_panel=PANEL),
 ]
 SubsetOpt = Annotated[str, typer.Option("--subset", help="regular | safety | lite | all",
                                         rich_help_panel=PANEL)]
