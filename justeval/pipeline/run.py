@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from justeval.engine.engine import EngineConfig
-from justeval.engine.types import GenParams
 from justeval.pipeline.config import PipelineConfig
 from justeval.rundir import RunDir
 
@@ -33,6 +32,7 @@ def engine_config(cfg: PipelineConfig, *, budget: float | None = None, parse_ret
 def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
     """Generate, judge and tabulate; every stage resumes from what the run directory holds."""
     from justeval.generation import generate
+    from justeval.generation.run import DEFAULT_PARAMS as GEN_DEFAULTS
     from justeval.instructions import Selection, load_selection
     from justeval.judging.run import judge_many
     from justeval.leaderboard import Settings, build_leaderboard
@@ -45,7 +45,8 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
     items = load_selection(cfg.instructions, selection)
     result = PipelineResult(run_dir=rd.path, items=len(items))
 
-    gen_params = GenParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens, top_p=cfg.top_p)
+    overrides = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "top_p": cfg.top_p}
+    gen_params = GEN_DEFAULTS.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     gen_backend = {"base_url": cfg.base_url, "api_key_env": cfg.api_key_env, "completion": cfg.completion,
                    "timeout": cfg.timeout}
     result.generation = generate(

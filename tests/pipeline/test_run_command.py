@@ -110,3 +110,18 @@ def test_missing_model_says_which_option(tmp_path: Path, cli: CliRun) -> None:
     code, _, err = cli("run", "--judge", "openai:j", "--out", str(tmp_path / "r"))
     assert code == 2
     assert "--model" in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_sends_the_generation_defaults_unless_overridden(tmp_path: Path, server: StubServer) -> None:
+    from justeval.generation.run import DEFAULT_PARAMS
+
+    args = [*_args(server, _instructions(tmp_path), tmp_path / "run"), "--limit", "1", "--subset", "regular"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    first = server.requests[0].body
+    assert first["temperature"] == DEFAULT_PARAMS.temperature
+    assert first["max_tokens"] == DEFAULT_PARAMS.max_tokens
+    args2 = [*_args(server, _instructions(tmp_path), tmp_path / "run2"), "--limit", "1", "--subset", "regular",
+             "--temperature", "0.7"]
+    server.reset()
+    assert CliRunner().invoke(app, args2).exit_code == 0
+    assert server.requests[0].body["temperature"] == 0.7
