@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from justeval.engine.types import Completion, Request
+from justeval.errors import JustevalError
 
 SCHEMA_VERSION = 1
 
@@ -47,13 +48,18 @@ class ReplyCache:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_cache_dir()
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "replies.sqlite3"
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, completion TEXT NOT NULL,"
-                         " created REAL NOT NULL)")
+        self.write_errors = 0
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, completion TEXT NOT NULL,"
+                             " created REAL NOT NULL)")
+        except (OSError, sqlite3.Error) as exc:
+            raise JustevalError(f"cannot open the reply cache {self.path}: {exc} "
+                                "(choose another with --cache-dir or JUSTEVAL_CACHE_DIR, or use --no-cache)") from exc
 
     def get(self, key: str) -> Completion | None:
         row = self._db.execute("SELECT completion FROM replies WHERE key = ?", (key,)).fetchone()
@@ -65,8 +71,12 @@ class ReplyCache:
             return None  # a row from an incompatible version: treat as a miss
 
     def put(self, key: str, completion: Completion) -> None:
-        self._db.execute("INSERT OR REPLACE INTO replies (key, completion, created) VALUES (?, ?, ?)",
-                         (key, completion.model_dump_json(), time.time()))
+        """Store a reply; a failed write (disk full, locked too long) only loses the cache entry."""
+        try:
+            self._db.execute("INSERT OR REPLACE INTO replies (key, completion, created) VALUES (?, ?, ?)",
+                             (key, completion.model_dump_json(), time.time()))
+        except sqlite3.Error:
+            self.write_errors += 1
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])

@@ -25,6 +25,17 @@ CONTRACT (public to the stages; implementation may grow but keep these names):
   completions are stored; a hit makes no backend call (result.cached = True, cost 0).
 - Budget: once the summed cost reaches `budget_usd`, no new call is sent; calls in flight
   finish and are reported; unsent requests are counted in `summary.skipped_budget`.
+
+Additions (beyond the contract above):
+- `EngineConfig.retry_base_s` / `retry_max_wait_s`: the backoff scale (tests make it small).
+- `RunSummary.retries`, `.calls` (HTTP calls sent), `.unpriced_calls` (calls with no known
+  price: the budget cannot count them), `.skipped_keys` (request keys not sent for budget).
+- `CallResult.latency_s` is the duration of the call that produced the completion.
+- Cache hits are still served after the budget is reached (they cost nothing).
+- At the end of `run` the engine awaits `backend.aclose()`; the built-in backends reopen
+  their connections on next use, so one backend may serve several runs (an `hf:` backend
+  keeps its loaded model).
+- `on_result` raising stops the run: the error propagates after in-flight calls are cancelled.
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from typing import Any, Literal
 
 from justeval.engine.progress import NullProgress, make_progress
 from justeval.engine.ratelimit import RateLimiter
-from justeval.engine.retry import call_with_retries
+from justeval.engine.retry import call_with_retries, with_timeout
 from justeval.engine.types import Backend, BackendError, Completion, Request
 
 
@@ -214,7 +225,7 @@ class _Run:
             try:
                 (reply, latency), n = await call_with_retries(
                     lambda: self._call_once(request), max_retries=self.config.max_retries,
-                    timeout_s=self.config.timeout_s, base_s=self.config.retry_base_s,
+                    timeout_s=None, base_s=self.config.retry_base_s,  # _call_once times the call itself
                     max_wait_s=self.config.retry_max_wait_s, on_retry=self._on_retry)
                 attempts += n
                 completion = reply
@@ -248,7 +259,8 @@ class _Run:
             await self.limiter.acquire(estimate)
         self.summary.calls += 1
         t0 = time.perf_counter()
-        completion = await self.backend.complete(request)
+        # the timeout covers the call only: waiting for a rate-limit slot is not the server being slow
+        completion = await with_timeout(self.backend.complete(request), self.config.timeout_s)
         latency = time.perf_counter() - t0
         if self.limiter.tokens is not None:
             usage = completion.usage

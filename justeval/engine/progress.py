@@ -41,7 +41,7 @@ class NullProgress:
 
 
 class RichProgress(NullProgress):
-    def __init__(self, description: str, total: int | None) -> None:
+    def __init__(self, description: str, total: int | None, console: Console | None = None) -> None:
         self.retries = 0
         self.failures = 0
         self.cached = 0
@@ -50,7 +50,7 @@ class RichProgress(NullProgress):
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             TextColumn("retries {task.fields[retries]} · failed {task.fields[failures]}"
                        " · cached {task.fields[cached]}"),
-            console=Console(stderr=True), refresh_per_second=4, transient=False)
+            console=console or Console(stderr=True), refresh_per_second=4, transient=False)
         self._task = self._bar.add_task(description, total=total, rate="", retries=0, failures=0, cached=0)
 
     def __enter__(self) -> RichProgress:

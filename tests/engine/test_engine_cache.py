@@ -93,3 +93,12 @@ def test_cache_uses_wal_mode(tmp_path: Path) -> None:
     cache.close()
     mode = sqlite3.connect(tmp_path / "c" / "replies.sqlite3").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_an_unusable_cache_folder_is_a_clear_error(tmp_path: Path) -> None:
+    from justeval.errors import JustevalError
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(JustevalError, match="--no-cache"):
+        ReplyCache(blocker / "cache")

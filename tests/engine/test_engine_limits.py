@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 from justeval.engine.types import Backend, Request
-from justeval.testing.stub_server import Reply, StubRequest, StubServer
+from justeval.testing.stub_server import Reply, StubServer
 from tests.engine.conftest import RunEngine, chat_request
 
 
@@ -56,24 +56,14 @@ def test_every_result_is_reported_once_with_its_request(stub_server: StubServer,
 
 def test_rpm_spreads_requests_over_time(stub_server: StubServer, openai_backend: Backend,
                                         run_engine: RunEngine) -> None:
-    arrivals: list[float] = []
-
-    def responder(req: StubRequest) -> Reply:
-        arrivals.append(time.monotonic())
-        return Reply(text="ok")
-
-    stub_server.responder = responder
     rpm, n = 2400.0, 60  # 40 per second, with at most one second's worth at once
-    summary, _ = run_engine(openai_backend, [chat_request(str(i)) for i in range(n)], concurrency=16, rpm=rpm)
+    requests = [chat_request(str(i)) for i in range(n)]
+    unpaced, _ = run_engine(openai_backend, requests, concurrency=16, cache=False)
+    paced, _ = run_engine(openai_backend, requests, concurrency=16, rpm=rpm, cache=False)
     per_second = rpm / 60
-    assert len(arrivals) == n
-    assert summary.wall_s >= (n - per_second) / per_second * 0.95  # 20 beyond the burst at 40/s
-
-
-def test_without_rpm_the_same_requests_are_not_paced(stub_server: StubServer, openai_backend: Backend,
-                                                     run_engine: RunEngine) -> None:
-    summary, _ = run_engine(openai_backend, [chat_request(str(i)) for i in range(60)], concurrency=16)
-    assert summary.wall_s < 0.475  # the paced run above needs >= 0.475 s of pacing alone
+    assert stub_server.count == 2 * n
+    assert paced.wall_s >= (n - per_second) / per_second * 0.95  # 20 beyond the burst at 40/s
+    assert paced.wall_s > unpaced.wall_s
 
 
 def test_tpm_paces_by_prompt_tokens(stub_server: StubServer, openai_backend: Backend,
@@ -89,3 +79,28 @@ def test_tpm_paces_by_prompt_tokens(stub_server: StubServer, openai_backend: Bac
     run_engine(openai_backend, [chat_request(str(i), text) for i in range(10)], concurrency=10, tpm=tpm)
     elapsed = time.monotonic() - start
     assert elapsed >= (10 - 4) / 4 * 0.8
+
+
+def test_no_requests_is_an_empty_summary(openai_backend: Backend, run_engine: RunEngine,
+                                         stub_server: StubServer) -> None:
+    summary, results = run_engine(openai_backend, [])
+    assert results == [] and summary.ok == summary.errors == 0 and stub_server.count == 0
+
+
+def test_an_error_in_on_result_stops_the_run_and_surfaces(stub_server: StubServer, openai_backend: Backend) -> None:
+    import pytest
+
+    from justeval.engine.engine import Engine, EngineConfig
+
+    seen: list[str] = []
+
+    def on_result(result: object) -> None:
+        seen.append("x")
+        if len(seen) == 3:
+            raise OSError("disk full")
+
+    stub_server.latency = 0.01
+    with pytest.raises(OSError, match="disk full"):
+        Engine(openai_backend, EngineConfig(concurrency=2, progress=False)).run_sync(
+            [chat_request(str(i)) for i in range(50)], on_result)
+    assert stub_server.count < 50  # stopped instead of sending everything

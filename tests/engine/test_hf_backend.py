@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from justeval.engine.backends.hf_backend import truncate_at_stop
+from justeval.engine.backends.hf_backend import HFBackend, truncate_at_stop
 from justeval.engine.types import GenParams, Message, Request, make_backend
 from tests.engine.conftest import RunEngine
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} {% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|> {% endif %}")
-WORDS = ("the a cat dog sat ran on mat park quickly slowly big small red blue green one two three "
-         "hello world write say tell story poem about why how what is are was").split()
+WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "park", "quickly", "slowly", "big", "small", "red",
+         "blue", "green", "one", "two", "three", "hello", "world", "write", "say", "tell", "story", "poem", "about",
+         "why", "how", "what", "is", "are", "was"]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,7 @@ def test_chat_requests_are_batched_and_counted(tiny_model: Path, run_engine: Run
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     backend = make_backend(f"hf:{tiny_model}", batch_size=8, batch_window_s=0.2)
+    assert isinstance(backend, HFBackend)
     prompts = ["tell a story about the cat", "why is the dog big", "hello world", "write a poem",
                "how big is the red mat"]
     summary, results = run_engine(backend, [user(str(i), p, max_tokens=6, temperature=0.0)
@@ -74,9 +76,11 @@ def test_chat_requests_are_batched_and_counted(tiny_model: Path, run_engine: Run
 def test_batched_greedy_output_matches_single_runs(tiny_model: Path, run_engine: RunEngine) -> None:
     prompts = ["the cat sat on the mat", "two dogs"]
     batched_backend = make_backend(f"hf:{tiny_model}", batch_size=8, batch_window_s=0.2)
+    assert isinstance(batched_backend, HFBackend)
     _, batched = run_engine(batched_backend, [user(str(i), p, max_tokens=5) for i, p in enumerate(prompts)],
                             concurrency=4, cache=False)
     single_backend = make_backend(f"hf:{tiny_model}", batch_size=1)
+    assert isinstance(single_backend, HFBackend)
     _, single = run_engine(single_backend, [user(str(i), p, max_tokens=5) for i, p in enumerate(prompts)],
                            concurrency=1, cache=False)
     text = {r.request.key: r.completion.text for r in batched if r.completion}
@@ -99,3 +103,11 @@ def test_completion_mode_and_stop_strings(tiny_model: Path, run_engine: RunEngin
     assert second[0].completion is not None
     assert second[0].completion.text == full[: full.index(stop)]
     assert second[0].completion.finish_reason == "stop"
+
+
+def test_a_missing_model_fails_when_the_backend_is_made(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from justeval.errors import JustevalError
+
+    with pytest.raises(JustevalError, match="cannot load"):
+        make_backend(f"hf:{tmp_path / 'no-such-model'}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from justeval.engine.types import Backend, BackendError, Completion, GenParams, Request
+from justeval.errors import JustevalError
 from justeval.records import Usage
 
 DEFAULT_MAX_NEW_TOKENS = 512
@@ -59,6 +60,12 @@ class HFBackend(Backend):
         self._load_lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-generate")
         self._loops: dict[int, _LoopState] = {}
+        try:  # load now: a wrong path fails at once, and loading time is not charged to the first call's timeout
+            self._load()
+        except BackendError as exc:
+            raise JustevalError(str(exc)) from exc
+        except OSError as exc:
+            raise JustevalError(f"cannot load hf model {model!r}: {exc}") from exc
 
     def identity(self) -> dict[str, Any]:
         path = Path(self.model).expanduser()

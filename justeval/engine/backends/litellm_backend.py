@@ -47,7 +47,7 @@ class LiteLLMBackend(Backend):
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str | None = None,
                  completion: bool = False, timeout: float | None = None) -> None:
         super().__init__(model)
-        self.base_url = base_url
+        self.base_url = base_url.rstrip("/") if base_url else None
         self.completion = completion
         self.timeout = timeout
         self._api_key: str | None = None

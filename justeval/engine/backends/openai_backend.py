@@ -107,7 +107,7 @@ class OpenAIBackend(Backend):
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str | None = None,
                  completion: bool = False, timeout: float | None = None, max_connections: int = 1000) -> None:
         super().__init__(model)
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/") or None
         self.completion = completion
         self.timeout = timeout
         self.max_connections = max_connections

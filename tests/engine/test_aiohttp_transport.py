@@ -1,0 +1,78 @@
+"""The httpx-over-aiohttp transport the openai backend uses: bodies, headers, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+from aiohttp import web
+
+from justeval.engine.backends.aiohttp_transport import AiohttpTransport
+
+
+async def _serve(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/echo", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def test_compressed_json_reply_and_request_headers_round_trip() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        resp = web.json_response({"got": body, "auth": request.headers.get("Authorization")},
+                                 headers={"X-Ratelimit-Remaining": "7"})
+        resp.enable_compression(web.ContentCoding.gzip)
+        return resp
+
+    async def main() -> httpx.Response:
+        runner, base = await _serve(handler)
+        try:
+            async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
+                return await client.post(f"{base}/echo", json={"q": "ünïcode"},
+                                         headers={"Authorization": "Bearer t0k", "Accept-Encoding": "gzip"})
+        finally:
+            await runner.cleanup()
+
+    resp = asyncio.run(main())
+    assert resp.status_code == 200
+    assert resp.headers.get("content-encoding") == "gzip"  # it really came compressed
+    assert resp.json() == {"got": {"q": "ünïcode"}, "auth": "Bearer t0k"}
+    assert resp.headers["x-ratelimit-remaining"] == "7"
+
+
+def test_a_slow_reply_raises_httpx_read_timeout() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(1.0)
+        return web.json_response({})
+
+    async def main() -> None:
+        runner, base = await _serve(handler)
+        try:
+            async with httpx.AsyncClient(transport=AiohttpTransport(), timeout=0.2) as client:
+                await client.post(f"{base}/echo", json={})
+        finally:
+            await runner.cleanup()
+
+    with pytest.raises(httpx.ReadTimeout):
+        asyncio.run(main())
+
+
+def test_a_refused_connection_raises_httpx_connect_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again below: nothing listens there
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
+            await client.post(f"http://127.0.0.1:{port}/echo", json={})
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(main())
