@@ -11,15 +11,26 @@ import typer
 
 from justeval.cli.app import app
 from justeval.cli.options import (
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConcurrencyOpt,
     DatasetOpt,
     DifficultyOpt,
     IdsOpt,
     InstructionsOpt,
     LimitOpt,
+    MaxRetriesOpt,
+    NoCacheOpt,
+    NoProgressOpt,
+    RpmOpt,
     SampleOpt,
     SubsetOpt,
     TaskOpt,
+    TimeoutOpt,
     TopicOpt,
+    TpmOpt,
+    engine_config,
 )
 
 ENGINE = "Engine"
@@ -46,21 +57,19 @@ def generate(
                                              "(default 0), also sent to the model when given")] = None,
     generator: Annotated[str | None, typer.Option("--generator", help="name written in each record "
                                                   "(default: the model spec)")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (vLLM, llama.cpp, "
-                                                 "Ollama, TGI)", rich_help_panel=ENGINE)] = None,
-    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="environment variable holding the "
-                                                    "API key", rich_help_panel=ENGINE)] = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     completion: Annotated[bool, typer.Option("--completion", help="use the text-completions endpoint "
                                              "(base models)", rich_help_panel=ENGINE)] = False,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, rich_help_panel=ENGINE)] = 8,
-    rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute", rich_help_panel=ENGINE)] = None,
-    tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute", rich_help_panel=ENGINE)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="seconds per call", rich_help_panel=ENGINE)] = 120.0,
-    max_retries: Annotated[int, typer.Option("--max-retries", min=0, rich_help_panel=ENGINE)] = 6,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: MaxRetriesOpt = 6,
     budget: Annotated[float | None, typer.Option("--budget", help="stop sending calls once this many USD are "
                                                  "spent", rich_help_panel=ENGINE)] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", rich_help_panel=ENGINE)] = False,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", rich_help_panel=ENGINE)] = None,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
     temperature: Annotated[float, typer.Option("--temperature", rich_help_panel=DECODING)] = 0.0,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, rich_help_panel=DECODING)] = 2048,
     top_p: Annotated[float | None, typer.Option("--top-p", rich_help_panel=DECODING)] = None,
@@ -74,11 +83,10 @@ def generate(
                                               rich_help_panel=PROMPT)] = None,
     select: Annotated[str, typer.Option("--select", help="fixed | random | similar (BM25)",
                                         rich_help_panel=PROMPT)] = "fixed",
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: NoProgressOpt = False,
 ) -> None:
     """Generate one output per instruction into RUN_DIR/generations.jsonl (resumable: run the
     same command again to continue; failed items are retried)."""
-    from justeval.engine.engine import EngineConfig
     from justeval.engine.types import GenParams
     from justeval.errors import JustevalError
     from justeval.generation import generate as run_generate
@@ -90,9 +98,9 @@ def generate(
     source, sel = selection_from_cli(instructions, subset, dataset, task, topic, difficulty, ids, limit, sample,
                                      seed if seed is not None else 0)
     items = load_selection(source, sel)
-    config = EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
-                          cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, progress=not no_progress,
-                          description=f"generate {model}")
+    config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
+                           no_cache=no_cache, cache_dir=cache_dir, budget=budget, no_progress=no_progress,
+                           description=f"generate {model}")
     params = GenParams(temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed)
     summary = run_generate(
         model, items, out, params=params, system=system, urial=urial, icl_examples=icl_examples,

@@ -8,6 +8,19 @@ from typing import Annotated
 import typer
 
 from justeval.cli.app import app
+from justeval.cli.options import (
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConcurrencyOpt,
+    MaxRetriesOpt,
+    NoCacheOpt,
+    NoProgressOpt,
+    RpmOpt,
+    TimeoutOpt,
+    TpmOpt,
+    engine_config,
+)
 
 ENGINE = "Engine"
 TEMPLATES = "Templates"
@@ -18,15 +31,13 @@ def judge(
     run_dir: Annotated[Path, typer.Argument(help="run directory holding generations.jsonl")],
     judge: Annotated[list[str], typer.Option("--judge", help="judge model spec KIND:MODEL (repeat for several "
                                              "judges, each written to judgments/<judge>.jsonl)")],
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL",
-                                                 rich_help_panel=ENGINE)] = None,
-    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="environment variable holding the "
-                                                    "API key", rich_help_panel=ENGINE)] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, rich_help_panel=ENGINE)] = 8,
-    rpm: Annotated[float | None, typer.Option("--rpm", help="requests per minute", rich_help_panel=ENGINE)] = None,
-    tpm: Annotated[float | None, typer.Option("--tpm", help="tokens per minute", rich_help_panel=ENGINE)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="seconds per call", rich_help_panel=ENGINE)] = 120.0,
-    max_retries: Annotated[int, typer.Option("--max-retries", min=0, rich_help_panel=ENGINE)] = 6,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: MaxRetriesOpt = 6,
     template_multi: Annotated[str | None, typer.Option(
         "--template-multi", help="template for regular items: built-in name, .j2 path, or path/URL of an upstream "
         "string.Template file (default: score_multi)", rich_help_panel=TEMPLATES)] = None,
@@ -47,19 +58,18 @@ def judge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print calls, tokens and cost; call nothing")] = False,
     budget: Annotated[float | None, typer.Option("--budget", help="stop sending calls once this many USD are "
                                                  "spent (all judges together)")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", rich_help_panel=ENGINE)] = False,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", rich_help_panel=ENGINE)] = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+    no_progress: NoProgressOpt = False,
 ) -> None:
     """Score every ok output in RUN_DIR with an LLM judge (resumable; re-run to continue)."""
-    from justeval.engine.engine import EngineConfig
     from justeval.engine.types import GenParams
     from justeval.judging.report import print_summaries, warn_unpriced
     from justeval.judging.run import judge_many
 
-    config = EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
-                          cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
-                          progress=not no_progress, description="judge")
+    config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
+                           no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
+                           no_progress=no_progress, description="judge")
     backend_options = {"base_url": base_url, "api_key_env": api_key_env, "timeout": timeout}
     if budget is not None and not dry_run:
         warn_unpriced(judge, backend_options)

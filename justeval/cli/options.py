@@ -8,9 +8,13 @@ Use them as parameter annotations, then call `selection_from_options(...)`:
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from justeval.engine.engine import EngineConfig
 
 PANEL = "Instruction selection"
 
@@ -36,3 +40,35 @@ LimitOpt = Annotated[int | None, typer.Option("--limit", help="first N items aft
 SampleOpt = Annotated[int | None, typer.Option("--sample", help="random N items after filtering",
                                                rich_help_panel=PANEL)]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed for --sample", rich_help_panel=PANEL)]
+
+# -- engine and server options, shared by generate, judge and pairwise -------------------------
+ENGINE = "Engine"
+
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (vLLM, "
+                                                "llama.cpp, Ollama, TGI)", rich_help_panel=ENGINE)]
+ApiKeyEnvOpt = Annotated[str | None, typer.Option("--api-key-env", help="environment variable holding the API key",
+                                                  rich_help_panel=ENGINE)]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="calls in flight at most",
+                                             rich_help_panel=ENGINE)]
+RpmOpt = Annotated[float | None, typer.Option("--rpm", help="requests per minute", rich_help_panel=ENGINE)]
+TpmOpt = Annotated[float | None, typer.Option("--tpm", help="tokens per minute", rich_help_panel=ENGINE)]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="seconds per call", rich_help_panel=ENGINE)]
+MaxRetriesOpt = Annotated[int, typer.Option("--max-retries", min=0, help="retries of a failed call (429, 5xx, "
+                                            "timeouts, dropped connections)", rich_help_panel=ENGINE)]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="neither read nor write the call cache",
+                                          rich_help_panel=ENGINE)]
+CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="call cache folder (default: "
+                                                  "$JUSTEVAL_CACHE_DIR or ~/.cache/justeval)",
+                                                  rich_help_panel=ENGINE)]
+NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="no progress bar", rich_help_panel=ENGINE)]
+
+
+def engine_config(*, concurrency: int, rpm: float | None, tpm: float | None, timeout: float, max_retries: int,
+                  no_cache: bool, cache_dir: Path | None, no_progress: bool, budget: float | None = None,
+                  parse_retries: int = 0, description: str = "calls") -> EngineConfig:
+    """The EngineConfig the shared engine options describe."""
+    from justeval.engine.engine import EngineConfig
+
+    return EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
+                        cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
+                        progress=not no_progress, description=description)

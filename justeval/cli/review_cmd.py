@@ -10,6 +10,19 @@ from typing import Annotated
 import typer
 
 from justeval.cli.app import app
+from justeval.cli.options import (
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    CacheDirOpt,
+    ConcurrencyOpt,
+    MaxRetriesOpt,
+    NoCacheOpt,
+    NoProgressOpt,
+    RpmOpt,
+    TimeoutOpt,
+    TpmOpt,
+    engine_config,
+)
 
 ENGINE = "Engine"
 
@@ -31,15 +44,13 @@ def pairwise(
                                              "GEN_A__vs__GEN_B.JUDGE.jsonl]")] = None,
     ids: Annotated[str | None, typer.Option("--ids", help="only these ids, e.g. 0-99,800")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="first N shared items")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL",
-                                                 rich_help_panel=ENGINE)] = None,
-    api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="environment variable holding the "
-                                                    "API key", rich_help_panel=ENGINE)] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, rich_help_panel=ENGINE)] = 8,
-    rpm: Annotated[float | None, typer.Option("--rpm", rich_help_panel=ENGINE)] = None,
-    tpm: Annotated[float | None, typer.Option("--tpm", rich_help_panel=ENGINE)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", rich_help_panel=ENGINE)] = 120.0,
-    max_retries: Annotated[int, typer.Option("--max-retries", min=0, rich_help_panel=ENGINE)] = 6,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: MaxRetriesOpt = 6,
     parse_retries: Annotated[int, typer.Option("--parse-retries", min=0, help="repeat a call whose reply cannot "
                                                "be parsed this many times")] = 2,
     retry_parse_errors: Annotated[bool, typer.Option("--retry-parse-errors", help="ask again for orders "
@@ -47,20 +58,19 @@ def pairwise(
     temperature: Annotated[float, typer.Option("--temperature")] = 0.0,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 1024,
     budget: Annotated[float | None, typer.Option("--budget", help="stop sending calls after this many USD")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", rich_help_panel=ENGINE)] = False,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", rich_help_panel=ENGINE)] = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_cache: NoCacheOpt = False,
+    cache_dir: CacheDirOpt = None,
+    no_progress: NoProgressOpt = False,
     seed: Annotated[int, typer.Option("--seed", help="bootstrap seed")] = 0,
 ) -> None:
     """Compare two runs item by item with an LLM judge, in both orders (resumable)."""
-    from justeval.engine.engine import EngineConfig
     from justeval.engine.types import GenParams
     from justeval.review.pairwise import pairwise_run
     from justeval.review.pairwise_report import print_pairwise
 
-    config = EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
-                          cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
-                          progress=not no_progress, description="pairwise")
+    config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
+                           no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
+                           no_progress=no_progress, description="pairwise")
     summary = pairwise_run(run_a, run_b, judge, template=template, aspects=_split(aspects), out=out, ids=ids,
                            limit=limit, params=GenParams(temperature=temperature, max_tokens=max_tokens),
                            engine_config=config, backend_options={"base_url": base_url, "api_key_env": api_key_env},
