@@ -13,7 +13,7 @@ from typing import Any
 
 from justeval.errors import InputError
 from justeval.jsonl import atomic_output, read_records
-from justeval.records import FORMAT_VERSION, Generation, Judgment
+from justeval.records import FORMAT_VERSION, Generation, ItemId, Judgment
 
 
 def safe_name(spec: str) -> str:
@@ -84,6 +84,17 @@ class RunDir:
             raise InputError(self.generations, "no generations in this run directory "
                              "(run `justeval generate` or `justeval import` first)")
         return read_records(self.generations, Generation)
+
+    def latest_generations(self) -> dict[ItemId, Generation]:
+        """id -> its current record. `generations.jsonl` is append-only: a retried item appends
+        a new line, so the LAST line per id wins. Empty when nothing was generated yet."""
+        if not self.generations.exists():
+            return {}
+        return {g.id: g for g in read_records(self.generations, Generation)}
+
+    def ok_generations(self) -> dict[ItemId, Generation]:
+        """The latest generation per id, where it succeeded and has an output to judge."""
+        return {i: g for i, g in self.latest_generations().items() if g.status == "ok" and g.output is not None}
 
     def load_judgments(self, judge: str | None = None) -> list[Judgment]:
         out: list[Judgment] = []

@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 from justeval.engine.progress import NullProgress, make_progress
 from justeval.engine.ratelimit import RateLimiter
-from justeval.engine.retry import call_with_retries, with_timeout
+from justeval.engine.retry import RETRY_AFTER_CAP_S, call_with_retries, with_timeout
 from justeval.engine.types import Backend, BackendError, Completion, Request
 
 
@@ -270,6 +270,8 @@ class _Run:
     def _on_retry(self, exc: BackendError) -> None:
         self.summary.retries += 1
         self.progress.retried()
+        if exc.retry_after is not None:  # the server asked the client to wait: all workers pause
+            self.limiter.hold(min(exc.retry_after, RETRY_AFTER_CAP_S))
 
     def _charge(self, completion: Completion) -> float | None:
         cost = self.backend.cost_usd(completion.usage)

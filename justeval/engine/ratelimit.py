@@ -48,17 +48,25 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """Both limits together; either may be None (unlimited)."""
+    """Both limits together; either may be None (unlimited). `hold(s)` pauses every new call
+    for s seconds: a server's Retry-After speaks to the whole client, not to one request."""
 
     def __init__(self, rpm: float | None = None, tpm: float | None = None) -> None:
         self.requests = TokenBucket(rpm) if rpm else None
         self.tokens = TokenBucket(tpm) if tpm else None
+        self._resume_at = 0.0
 
     @property
     def active(self) -> bool:
-        return self.requests is not None or self.tokens is not None
+        return self.requests is not None or self.tokens is not None or self._resume_at > time.monotonic()
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing new for `seconds` (extends, never shortens, a running pause)."""
+        self._resume_at = max(self._resume_at, time.monotonic() + max(0.0, seconds))
 
     async def acquire(self, est_tokens: int) -> None:
+        while (delay := self._resume_at - time.monotonic()) > 0:  # a later hold may extend the pause
+            await asyncio.sleep(delay)
         if self.requests is not None:
             await self.requests.acquire(1)
         if self.tokens is not None:

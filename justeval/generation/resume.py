@@ -8,16 +8,10 @@ never requested again.
 
 from __future__ import annotations
 
-from justeval.jsonl import read_records
 from justeval.records import Generation, ItemId
 from justeval.rundir import RunDir
 
 
 def latest_generations(rd: RunDir) -> dict[ItemId, Generation]:
     """id -> its last record in file order (empty when the run has no generations yet)."""
-    if not rd.generations.exists():
-        return {}
-    latest: dict[ItemId, Generation] = {}
-    for gen in read_records(rd.generations, Generation):
-        latest[gen.id] = gen
-    return latest
+    return rd.latest_generations()

@@ -67,10 +67,10 @@ class JudgeSummary:
 def latest_generations(rd: RunDir) -> tuple[list[Generation], int]:
     """The `ok` generations to judge (the last line wins when an id repeats) and the number
     of ids whose latest generation is not usable."""
-    latest: dict[ItemId, Generation] = {}
-    for gen in rd.load_generations():
-        latest[gen.id] = gen
-    usable = [g for g in latest.values() if g.status == "ok" and g.output is not None]
+    if not rd.generations.exists():
+        rd.load_generations()  # raises the one-line "no generations" error
+    latest = rd.latest_generations()
+    usable = list(rd.ok_generations().values()) if latest else []
     return usable, len(latest) - len(usable)
 
 

@@ -23,10 +23,9 @@ class RunOutputs:
 
 def latest_ok(rd: RunDir) -> dict[ItemId, Generation]:
     """The last line per id wins; only `ok` generations with an output are kept."""
-    latest: dict[ItemId, Generation] = {}
-    for gen in rd.load_generations():
-        latest[gen.id] = gen
-    return {i: g for i, g in latest.items() if g.status == "ok" and g.output is not None}
+    if not rd.generations.exists():
+        rd.load_generations()  # raises the one-line "no generations" error
+    return rd.ok_generations()
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[RunOutputs]:
