@@ -114,6 +114,10 @@ class OpenAIBackend(Backend):
         self._api_key = self._resolve_key(api_key_env)
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        # Import the SDK now, not inside the first timed call (about a second on a cold start).
+        import openai  # noqa: F401
+
+        from justeval.engine.backends import aiohttp_transport  # noqa: F401
 
     def _resolve_key(self, api_key_env: str | None) -> str:
         if api_key_env:
