@@ -125,3 +125,28 @@ def test_run_sends_the_generation_defaults_unless_overridden(tmp_path: Path, ser
     server.reset()
     assert CliRunner().invoke(app, args2).exit_code == 0
     assert server.requests[0].body["temperature"] == 0.7
+
+
+def test_leaderboard_breakdowns_find_the_instructions_the_run_used(tmp_path: Path, server: StubServer,
+                                                                  cli: CliRun) -> None:
+    out = tmp_path / "run"
+    assert CliRunner().invoke(app, _args(server, _instructions(tmp_path), out)).exit_code == 0
+    code, stdout, err = cli("leaderboard", str(out), "--by", "task", "--format", "json", "--bootstrap", "50")
+    assert code == 0, err
+    groups = {row["group"]: row["items"] for row in json.loads(stdout)["breakdowns"]["task"]}
+    assert groups["info-seek"] == 6
+
+
+def test_breakdowns_of_a_generate_run_use_its_recorded_source(tmp_path: Path, server: StubServer,
+                                                              cli: CliRun) -> None:
+    out = tmp_path / "gen"
+    code, _, err = cli("generate", "--model", "openai:the-model", "--base-url", server.base_url,
+                       "--instructions", str(_instructions(tmp_path)), "--subset", "regular", "--out", str(out),
+                       "--no-progress")
+    assert code == 0, err
+    code, _, err = cli("judge", str(out), "--judge", "openai:the-judge", "--base-url", server.base_url,
+                       "--no-progress")
+    assert code == 0, err
+    code, stdout, err = cli("leaderboard", str(out), "--by", "topic", "--format", "json", "--bootstrap", "50")
+    assert code == 0, err
+    assert {row["group"] for row in json.loads(stdout)["breakdowns"]["topic"]} == {"stem"}
