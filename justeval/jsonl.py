@@ -14,7 +14,8 @@ from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from justeval.errors import InputError
+from justeval.errors import InputError, JustevalError
+from justeval.redact import redact
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,9 +77,10 @@ def validate_record(model: type[M], obj: Any, path: str | Path, *, line: int | N
 
 
 def dumps(record: BaseModel | dict[str, Any]) -> str:
+    """One record as a JSON line, with any API key value masked (see justeval.redact)."""
     if isinstance(record, BaseModel):
-        return record.model_dump_json()
-    return json.dumps(record, ensure_ascii=False)
+        return redact(record.model_dump_json())
+    return redact(json.dumps(record, ensure_ascii=False))
 
 
 class JsonlAppender:
@@ -89,12 +91,16 @@ class JsonlAppender:
 
     def __init__(self, path: str | Path, *, fsync: bool = True, fsync_interval: float = 1.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._fsync_interval = fsync_interval
         self._last_sync = time.monotonic()
-        self._repair_tail()
-        self._fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._failed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._repair_tail()
+            self._fh: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
 
     def _repair_tail(self) -> None:
         """Drop a torn last line left by a crash so the next append starts on a fresh line."""
@@ -108,19 +114,35 @@ class JsonlAppender:
             fh.truncate(cut)
 
     def write(self, record: BaseModel | dict[str, Any]) -> None:
-        self._fh.write(dumps(record) + "\n")
-        self._fh.flush()
-        if self._fsync and time.monotonic() - self._last_sync >= self._fsync_interval:
-            os.fsync(self._fh.fileno())
-            self._last_sync = time.monotonic()
+        """A failed write (full disk, file size limit) is a one-line JustevalError; the lines
+        before it are intact and a torn last line is dropped by the next run."""
+        try:
+            self._fh.write(dumps(record) + "\n")
+            self._fh.flush()
+            if self._fsync and time.monotonic() - self._last_sync >= self._fsync_interval:
+                os.fsync(self._fh.fileno())
+                self._last_sync = time.monotonic()
+        except OSError as exc:
+            self._failed = True
+            raise write_error(self.path, exc) from exc
 
     def close(self) -> None:
         if self._fh.closed:
             return
-        self._fh.flush()
-        if self._fsync:
-            os.fsync(self._fh.fileno())
-        self._fh.close()
+        if self._failed:  # the unwritten rest of the buffer cannot be saved: drop it quietly
+            with suppress(OSError):
+                self._fh.close()
+            return
+        try:
+            self._fh.flush()
+            if self._fsync:
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+        except OSError as exc:
+            self._failed = True
+            with suppress(OSError):
+                self._fh.close()
+            raise write_error(self.path, exc) from exc
 
     def __enter__(self) -> JsonlAppender:
         return self
@@ -129,13 +151,23 @@ class JsonlAppender:
         self.close()
 
 
+def write_error(path: Path, exc: OSError) -> JustevalError:
+    """The one-line error for an output that cannot be written (full disk, a directory in the
+    way, no permission)."""
+    return JustevalError(f"cannot write {path}: {exc.strerror or exc}; what was written before is kept "
+                         "(free space or fix the path, then run the same command again)")
+
+
 @contextmanager
 def atomic_output(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Write a whole file through a temporary sibling and rename it into place on success,
     so a failure never leaves a partial output file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
@@ -143,9 +175,11 @@ def atomic_output(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write to the temporary file
+            raise write_error(path, exc) from exc
         raise
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from justeval.errors import InputError
 from justeval.jsonl import atomic_output, read_records
 from justeval.records import FORMAT_VERSION, Generation, ItemId, Judgment
+from justeval.redact import redact
 
 
 def safe_name(spec: str) -> str:
@@ -75,8 +76,7 @@ class RunDir:
         meta[section] = values
         meta["versions"] = versions()
         with atomic_output(self.run_json) as fh:
-            json.dump(meta, fh, indent=2, ensure_ascii=False, default=str)
-            fh.write("\n")
+            fh.write(redact(json.dumps(meta, indent=2, ensure_ascii=False, default=str)) + "\n")
 
     # -- records -------------------------------------------------------------------
     def load_generations(self) -> list[Generation]:

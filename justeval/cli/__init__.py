@@ -23,8 +23,15 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except JustevalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from justeval.redact import redact
+
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # an output that cannot be written, not caught closer to the write
+        from justeval.redact import redact
+
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted: finished items are saved; run the same command again to resume",
               file=sys.stderr)

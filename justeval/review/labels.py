@@ -64,14 +64,18 @@ def _read_csv(path: Path) -> list[HumanLabel]:
         raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
     with fh:
         reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        if "pair_id" not in fields or not any(k in fields for k in _LABEL_KEYS):
-            raise InputError(path, "a label CSV needs the columns pair_id and label")
-        out = []
-        for row in reader:
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                continue
-            out.append(_from_flat(dict(row), path, reader.line_num, path.stem))
+        try:
+            fields = reader.fieldnames or []
+            if "pair_id" not in fields or not any(k in fields for k in _LABEL_KEYS):
+                raise InputError(path, "a label CSV needs the columns pair_id and label")
+            out = []
+            for row in reader:
+                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                    continue
+                out.append(_from_flat(dict(row), path, reader.line_num, path.stem))
+        except UnicodeDecodeError as exc:  # the reader decodes ahead, so name the line after the last read
+            raise InputError(path, f"not valid UTF-8 (byte {exc.start} of a read block)",
+                             line=reader.line_num + 1) from exc
         return out
 
 

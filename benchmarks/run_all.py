@@ -1,0 +1,66 @@
+"""Run every benchmark with its default settings, show each one's output, and end with a
+summary: the machine, the exact command of each benchmark, its wall time and exit status.
+
+    python benchmarks/run_all.py            # all of them (a few minutes on 2 cores)
+    python benchmarks/run_all.py --quick    # smaller sizes, for a smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+FULL = [
+    ["throughput.py"],
+    ["judge_stage.py"],
+    ["resume_and_cache.py"],
+    ["leaderboard_build.py"],
+]
+QUICK = [
+    ["throughput.py", "-n", "200", "-l", "0.05", "--overhead-requests", "300"],
+    ["judge_stage.py", "--items", "200", "--parse-rounds", "1"],
+    ["resume_and_cache.py", "--latency", "0.01"],
+    ["leaderboard_build.py", "--models", "5", "--bootstrap", "200"],
+]
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    results = []
+    for script, *script_args in QUICK if args.quick else FULL:
+        cmd = [sys.executable, str(HERE / script), *script_args]
+        shown = " ".join(["python", f"benchmarks/{script}", *script_args])
+        print(f"\n=== {shown}", flush=True)
+        start = time.perf_counter()
+        code = subprocess.run(cmd, check=False).returncode
+        results.append((shown, time.perf_counter() - start, code))
+    print(f"\n=== summary ({machine()})")
+    width = max(len(r[0]) for r in results)
+    print(f"{'command':<{width}}  {'wall s':>7}  exit")
+    for shown, wall, code in results:
+        print(f"{shown:<{width}}  {wall:>7.1f}  {code}")
+    sys.exit(max(code for _, _, code in results))
+
+
+if __name__ == "__main__":
+    main()
