@@ -108,6 +108,7 @@ class RunSummary:
 
 
 Validator = Callable[[Completion], Any]
+RequestValidator = Callable[[Request, Completion], Any]
 OnResult = Callable[[CallResult], None]
 
 
@@ -117,13 +118,23 @@ class Engine:
         self.config = config or EngineConfig()
 
     async def run(self, requests: Iterable[Request], on_result: OnResult, *,
-                  validate: Validator | None = None) -> RunSummary:
-        run = _Run(self.backend, self.config, on_result, validate)
+                  validate: Validator | None = None,
+                  validate_request: RequestValidator | None = None) -> RunSummary:
+        """`validate_request(request, completion)` is `validate` for callers whose check depends
+        on the request (a judge run mixing templates with different aspects)."""
+        if validate is not None and validate_request is not None:
+            raise ValueError("pass validate or validate_request, not both")
+        check: RequestValidator | None = validate_request
+        if validate is not None:
+            plain = validate
+            check = lambda _request, completion: plain(completion)  # noqa: E731
+        run = _Run(self.backend, self.config, on_result, check)
         return await run.execute(requests)
 
     def run_sync(self, requests: Iterable[Request], on_result: OnResult, *,
-                 validate: Validator | None = None) -> RunSummary:
-        return asyncio.run(self.run(requests, on_result, validate=validate))
+                 validate: Validator | None = None,
+                 validate_request: RequestValidator | None = None) -> RunSummary:
+        return asyncio.run(self.run(requests, on_result, validate=validate, validate_request=validate_request))
 
 
 class _Run:
@@ -131,7 +142,7 @@ class _Run:
     `concurrency` requests are in flight and the iterable is consumed lazily."""
 
     def __init__(self, backend: Backend, config: EngineConfig, on_result: OnResult,
-                 validate: Validator | None) -> None:
+                 validate: RequestValidator | None) -> None:
         self.backend = backend
         self.config = config
         self.on_result = on_result
@@ -204,7 +215,7 @@ class _Run:
             hit = self.cache.get(key)
             if hit is not None:
                 try:
-                    parsed = self.validate(hit) if self.validate else None
+                    parsed = self.validate(request, hit) if self.validate else None
                 except ParseFailure:
                     pass  # the validator no longer accepts it: ask again
                 else:
@@ -241,7 +252,7 @@ class _Run:
             if cost is not None:
                 cost_total = (cost_total or 0.0) + cost
             try:
-                parsed = self.validate(reply) if self.validate else None
+                parsed = self.validate(request, reply) if self.validate else None
             except ParseFailure as exc:
                 reason = str(exc) or "reply could not be parsed"
                 continue

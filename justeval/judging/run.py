@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from justeval.engine.engine import CallResult, Engine, EngineConfig
-from justeval.engine.types import Backend, GenParams
+from justeval.engine.types import Backend, Completion, GenParams, Request
 from justeval.errors import JustevalError
 from justeval.jsonl import JsonlAppender
 from justeval.judging.estimate import Estimate, Pricer, estimate_calls
@@ -113,18 +113,14 @@ def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | Non
     if not todo:
         return summary
 
-    spare = [_make_backend(judge_spec, backend_options or {})]  # reused by the first pass
-
-    def new_backend() -> Backend:
-        return spare.pop() if spare else _make_backend(judge_spec, backend_options or {})
-
-    structured = spare[0].supports_response_format()
+    backend = _make_backend(judge_spec, backend_options or {})
+    structured = backend.supports_response_format()
     items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
                         structured=structured) for g in todo]
     _write_meta(rd, judge_spec, templates, judge_system, max_words, params, config, backend_options or {})
     started = time.perf_counter()
     with JsonlAppender(out_path) as appender:
-        asyncio.run(_run_groups(new_backend, config, items, judge_spec, appender, summary))
+        asyncio.run(_judge_items(backend, config, items, judge_spec, appender, summary))
     summary.wall_s = time.perf_counter() - started
     return summary
 
@@ -162,39 +158,27 @@ def backend_pricer(spec: str, options: dict[str, Any]) -> Pricer | None:
     return lambda prompt, completion: backend.cost_usd(Usage(prompt_tokens=prompt, completion_tokens=completion))
 
 
-async def _run_groups(new_backend: Callable[[], Backend], config: EngineConfig, items: list[JudgeItem], judge: str,
-                      appender: JsonlAppender, summary: JudgeSummary) -> None:
-    """One engine pass per template (each has its own aspects to validate against), the
-    budget carried from one pass to the next. The engine closes its backend at the end of a
-    pass, so each pass gets a fresh one."""
-    groups: dict[str, list[JudgeItem]] = {}
-    for item in items:
-        groups.setdefault(item.template.hash, []).append(item)
-    for group in groups.values():
-        remaining = None if config.budget_usd is None else config.budget_usd - summary.cost_usd
-        if remaining is not None and remaining <= 0:
-            summary.skipped_budget += len(group)
-            summary.stopped_by_budget = True
-            continue
-        by_key = {it.request.key: it for it in group}
-        aspects = group[0].aspects
-        cfg = dataclasses.replace(config, budget_usd=remaining,
-                                  description=f"judge {judge} ({group[0].template.name})")
+async def _judge_items(backend: Backend, config: EngineConfig, items: list[JudgeItem], judge: str,
+                       appender: JsonlAppender, summary: JudgeSummary) -> None:
+    """One engine pass over every item; each reply is validated against its own template's
+    aspects, so regular and safety items share the concurrency and the budget."""
+    by_key = {it.request.key: it for it in items}
+    cfg = dataclasses.replace(config, description=f"judge {judge}")
 
-        def on_result(result: CallResult, by_key: dict[str, JudgeItem] = by_key) -> None:
-            appender.write(to_judgment(by_key[result.request.key], judge, result))
+    def on_result(result: CallResult) -> None:
+        appender.write(to_judgment(by_key[result.request.key], judge, result))
 
-        def validate(completion: Any, aspects: list[str] = aspects) -> ParsedScores:
-            return parse_scores(completion.text, aspects)
+    def validate(request: Request, completion: Completion) -> ParsedScores:
+        return parse_scores(completion.text, by_key[request.key].aspects)
 
-        res = await Engine(new_backend(), cfg).run([it.request for it in group], on_result, validate=validate)
-        summary.ok += res.ok
-        summary.parse_errors += res.parse_errors
-        summary.errors += res.errors
-        summary.cached += res.cached
-        summary.skipped_budget += res.skipped_budget
-        summary.cost_usd += res.cost_usd
-        summary.stopped_by_budget = summary.stopped_by_budget or res.stopped_by_budget
+    res = await Engine(backend, cfg).run([it.request for it in items], on_result, validate_request=validate)
+    summary.ok += res.ok
+    summary.parse_errors += res.parse_errors
+    summary.errors += res.errors
+    summary.cached += res.cached
+    summary.skipped_budget += res.skipped_budget
+    summary.cost_usd += res.cost_usd
+    summary.stopped_by_budget = summary.stopped_by_budget or res.stopped_by_budget
 
 
 def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:

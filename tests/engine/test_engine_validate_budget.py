@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from justeval.engine.engine import ParseFailure
-from justeval.engine.types import Backend, Completion, make_backend
+from justeval.engine.engine import CallResult, ParseFailure
+from justeval.engine.types import Backend, Completion, Request, make_backend
 from justeval.testing.stub_server import Reply, StubServer
 from tests.engine.conftest import RunEngine, chat_request
 
@@ -70,3 +70,22 @@ def test_without_a_budget_unpriced_calls_are_reported(stub_server: StubServer, o
     summary, results = run_engine(openai_backend, [chat_request("a"), chat_request("b")])
     assert results[0].cost_usd is None  # a self-hosted model has no price
     assert summary.unpriced_calls == 2 and summary.cost_usd == 0.0
+
+
+def test_a_request_validator_checks_each_reply_against_its_own_request(stub_server: StubServer,
+                                                                       openai_backend: Backend) -> None:
+    from justeval.engine.engine import Engine, EngineConfig
+
+    def wants_its_key(request: Request, completion: Completion) -> str:
+        if request.key not in completion.text:
+            raise ParseFailure(f"reply does not mention {request.key}")
+        return request.key
+
+    stub_server.responder = lambda req: Reply(text="about alpha")  # only right for "alpha"
+    results: list[CallResult] = []
+    config = EngineConfig(progress=False, cache=False, parse_retries=1, retry_base_s=0.01)
+    Engine(openai_backend, config).run_sync([chat_request("alpha"), chat_request("beta")], results.append,
+                                            validate_request=wants_its_key)
+    by_key = {r.request.key: r for r in results}
+    assert by_key["alpha"].status == "ok" and by_key["alpha"].parsed == "alpha"
+    assert by_key["beta"].status == "parse_error" and by_key["beta"].attempts == 2
