@@ -119,7 +119,8 @@ def _check(items: Iterable[tuple[int | None, int | None, dict[str, Any]]], path:
                              line=line, record=where_rec)
         text = rec.get("instruction")
         if text is None or (isinstance(text, str) and not text.strip()):
-            raise InputError(path, "empty instruction", line=line, record=where_rec)
+            raise InputError(path, "missing instruction" if text is None else "empty instruction",
+                             line=line, record=where_rec)
         try:
             inst = Instruction.model_validate(rec)
         except ValidationError as exc:
@@ -127,9 +128,11 @@ def _check(items: Iterable[tuple[int | None, int | None, dict[str, Any]]], path:
             loc = ".".join(str(p) for p in err.get("loc", ())) or "record"
             raise InputError(path, f"field '{loc}': {err.get('msg', 'invalid')}",
                              line=line, record=where_rec) from exc
+        here = f"line {line}" if line is not None else f"list item {index}"
         if rid in seen:
-            raise InputError(path, f"duplicate id {rid!r} (first at {seen[rid]})", line=line, record=where_rec)
-        seen[rid] = f"line {line}" if line is not None else f"record {index}"
+            at = "" if line is not None else f" at {here}"  # a JSON list has no line to point at
+            raise InputError(path, f"duplicate id {rid!r}{at} (first at {seen[rid]})", line=line, record=where_rec)
+        seen[rid] = here
         out.append(inst)
     return out
 

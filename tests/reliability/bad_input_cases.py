@@ -35,7 +35,7 @@ def jsonl(records: list[Any], *, at: int | None = None, raw: bytes | None = None
 
 def with_field(make: Any, i: int, **changes: Any) -> list[dict[str, Any]]:
     """The baseline records with record `i` changed (a value of `...` removes the field)."""
-    recs = [make(k) for k in range(N)]
+    recs = [dict(make(k)) for k in range(N)]
     for key, value in changes.items():
         if value is ...:
             recs[i].pop(key, None)
@@ -100,7 +100,8 @@ def instruction_cases() -> list[Case]:
     cases.append(Case("instructions", "json_object_not_list", json.dumps(base[0]).encode(), "", ".json"))
     cases.append(Case("instructions", "json_list_malformed", b'[{"id": 0, "instruction": "Q?"},\n {"id": 1,\n',
                       ":3", ".json"))
-    cases.append(Case("instructions", "json_list_duplicate_id", json.dumps([*base, base[0]]).encode(), "record",
+    cases.append(Case("instructions", "json_list_duplicate_id", json.dumps([*base, base[0]]).encode(),
+                      "list item 5",
                       ".json"))
     csv_good = "id,instruction\n" + "".join(f"{i},Question {i}?\n" for i in range(N))
     cases.append(Case("instructions", "csv_missing_instruction_column",
@@ -231,7 +232,9 @@ def rundir_cases() -> list[Case]:
     cases.append(Case("generations", "non_utf8", jsonl(gens, at=3, raw=NON_UTF8["invalid_ff_byte"]), ":3"))
     fields: dict[str, dict[str, Any]] = {"missing_output": {"output": ...}, "status_unknown": {"status": "done"},
                                          "id_list": {"id": [2]}, "missing_generator": {"generator": ...}}
-    cases += [Case("generations", k, jsonl(with_field(lambda i: gens[i], 2, **v)), ":3") for k, v in fields.items()]
+    where = {"missing_output": ":3 (record 2): field 'output'", "status_unknown": ":3 (record 2): field 'status'",
+             "id_list": ":3 (record [2]): field 'id'", "missing_generator": ":3 (record 2): field 'generator'"}
+    cases += [Case("generations", k, jsonl(with_field(lambda i: gens[i], 2, **v)), where[k]) for k, v in fields.items()]
     return cases
 
 
