@@ -87,3 +87,23 @@ def test_keys_from_the_environment_are_never_written_or_printed(
     for text in printed:
         for secret in SECRETS:
             assert secret not in text, f"{secret} printed: {text[:300]}"
+
+
+def test_a_key_from_an_oddly_named_variable_is_masked_when_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 cli: CliRun) -> None:
+    """A key in a variable whose name does not look like a credential is still never written,
+    even when the server quotes the Authorization header back in an error."""
+    secret = "odd-variable-holds-this-credential-42"
+    monkeypatch.setenv("LOCAL_LLM_ACCESS", secret)
+    echo = lambda req: Reply(status=400, text=f"bad auth header: {req.headers.get('Authorization')}")  # noqa: E731
+    instructions = tmp_path / "items.jsonl"
+    instructions.write_text(json.dumps({"id": 1, "instruction": "hi"}) + "\n")
+    with StubServer(echo) as server:
+        _, out, err = cli("generate", "--model", "openai:m", "--base-url", server.base_url, "--api-key-env",
+                          "LOCAL_LLM_ACCESS", "--instructions", str(instructions), "--out", str(tmp_path / "run"),
+                          "--no-progress")
+        assert server.requests[0].headers["Authorization"] == f"Bearer {secret}"
+    record = json.loads((tmp_path / "run" / "generations.jsonl").read_text())
+    assert record["status"] == "error" and "bad auth header" in record["error"]
+    written = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(secret not in text for text in [*written, out, err])

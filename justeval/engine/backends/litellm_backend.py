@@ -12,6 +12,7 @@ from justeval.engine.httperrors import is_retryable_status, parse_retry_after
 from justeval.engine.types import Backend, BackendError, Completion, Request
 from justeval.errors import JustevalError
 from justeval.records import Usage
+from justeval.redact import register_secret
 
 
 def map_exception(exc: BaseException) -> BackendError:
@@ -55,6 +56,7 @@ class LiteLLMBackend(Backend):
             self._api_key = os.environ.get(api_key_env)
             if not self._api_key:
                 raise JustevalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
+            register_secret(self._api_key)
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.kind, "model": self.model, "base_url": self.base_url,

@@ -16,6 +16,7 @@ from justeval.engine.httperrors import is_retryable_status, parse_retry_after
 from justeval.engine.types import Backend, BackendError, Completion, Request
 from justeval.errors import JustevalError
 from justeval.records import Usage
+from justeval.redact import register_secret
 
 Endpoint = Literal["chat", "completions"]
 _OPENAI_HOSTS = ("api.openai.com",)
@@ -124,6 +125,7 @@ class OpenAIBackend(Backend):
             key = os.environ.get(api_key_env)
             if not key:
                 raise JustevalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
+            register_secret(key)  # masked wherever it might be echoed back, whatever the variable's name
             return key
         key = os.environ.get("OPENAI_API_KEY")
         if key:
