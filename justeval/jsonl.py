@@ -12,7 +12,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from justeval.errors import InputError, JustevalError
 from justeval.redact import redact
@@ -57,8 +57,28 @@ def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield i + 1, obj
 
 
+_ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {}
+
+
+def _fast_records(path: Path, model: type[M]) -> list[M]:
+    """The whole file validated in one pydantic-core pass (several times faster on big runs)."""
+    lines = [ln for ln in path.read_bytes().split(b"\n") if ln.strip()]
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    records: list[M] = _ADAPTERS[model].validate_json(b"[" + b",".join(lines) + b"]")
+    return records
+
+
 def read_records(path: str | Path, model: type[M]) -> list[M]:
-    """Load a JSONL file of `model` records, failing on the first bad one with its line."""
+    """Load a JSONL file of `model` records, failing on the first bad one with its line.
+
+    A clean file is read in one fast pass; anything unusual (a bad line, a torn tail from a
+    crash, unreadable bytes) is read line by line, which skips a torn tail and names the
+    first bad line."""
+    try:
+        return _fast_records(Path(path), model)
+    except Exception:
+        pass
     out: list[M] = []
     for line, obj in iter_json_lines(path):
         try:

@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, TypeAdapter
 
 from justeval.errors import InputError, JustevalError
 from justeval.jsonl import read_records
 from justeval.records import Generation, ItemId, Judgment
 from justeval.rundir import RunDir, safe_name
-
-M = TypeVar("M", bound=BaseModel)
-_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
 
 # State of one (item, aspect) cell.
 NOT_APPLICABLE, SCORED, NA, PARSE_ERROR, JUDGE_ERROR, NOT_JUDGED, GEN_ERROR = range(7)
@@ -82,31 +78,13 @@ class ModelItems:
         return {i: k for k, i in enumerate(self.ids)}
 
 
-def fast_records(path: Path, model: type[M]) -> list[M]:
-    """Like `read_records`, validated in one pass by pydantic-core (several times faster on
-    big runs); any problem (a bad line, a torn tail) falls back to `read_records`, which
-    handles it and names the line."""
-    try:
-        data = path.read_bytes()
-        lines = [ln for ln in data.split(b"\n") if ln.strip()]
-        return _adapter(model).validate_json(b"[" + b",".join(lines) + b"]")
-    except Exception:
-        return read_records(path, model)
-
-
-def _adapter(model: type[M]) -> TypeAdapter[list[M]]:
-    if model not in _ADAPTERS:
-        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
-    return _ADAPTERS[model]
-
-
 def load_run_dir(path: str | Path) -> list[ModelRun]:
     """The models of one run directory (normally one: the run's generator)."""
     rd = RunDir(path)
     if not rd.path.is_dir():
         raise InputError(rd.path, "not a run directory")
-    gens = fast_records(rd.generations, Generation) if rd.generations.exists() else []
-    judgments = [j for f in rd.judgment_files() for j in fast_records(f, Judgment)]
+    gens = read_records(rd.generations, Generation) if rd.generations.exists() else []
+    judgments = [j for f in rd.judgment_files() for j in read_records(f, Judgment)]
     if not gens and not judgments:
         raise InputError(rd.path, "no generations.jsonl and no judgments in this run directory")
     names = list(dict.fromkeys([g.generator for g in gens] + [j.generator for j in judgments]))
