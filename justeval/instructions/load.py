@@ -84,8 +84,8 @@ def normalize_record(raw: dict[str, Any]) -> dict[str, Any]:
     diff = out.get("difficulty")
     if diff is None or (isinstance(diff, float) and diff != diff) or (isinstance(diff, str) and not diff.strip()):
         out["difficulty"] = None
-    elif not isinstance(diff, str):
-        out["difficulty"] = str(diff)
+    elif isinstance(diff, (int, float)) and not isinstance(diff, bool):
+        out["difficulty"] = str(diff)  # a numeric level read from CSV; lists and objects are errors
     for key in ("source_id", "dataset"):
         if key in out and isinstance(out[key], float) and out[key] != out[key]:
             out.pop(key)

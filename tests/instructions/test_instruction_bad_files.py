@@ -26,6 +26,7 @@ CASES = {
     "malformed JSON": ([*GOOD[:1], '{"id": 1, "instruction": "x"', *GOOD[2:]], 2, "malformed JSON"),
     "wrong type": (GOOD[:1] + _bad([{**small_rows()[1], "task_types": 5}]), 2, "task_types"),
     "missing id": (GOOD[:1] + _bad([{"instruction": "no id"}]), 2, "missing id"),
+    "difficulty not a string": (GOOD[:1] + _bad([{**small_rows()[1], "difficulty": ["easy"]}]), 2, "difficulty"),
 }
 
 
