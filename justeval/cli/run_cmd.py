@@ -83,14 +83,12 @@ def run(
     na_as: Annotated[float | None, typer.Option("--na-as", rich_help_panel="Leaderboard")] = None,
 ) -> None:
     """Instructions -> generation -> judging -> leaderboard, resumable, in one command."""
+    given = {name: value for name, value in locals().items() if name != "config"}  # the flags, None = not given
     from rich.console import Console
 
     from justeval.leaderboard.render import rich_renderable
     from justeval.pipeline import read_config_file, resolve_config, run_pipeline
 
-    given = {k: v for k, v in locals().items() if k not in ("config", "Console", "rich_renderable",
-                                                             "read_config_file", "resolve_config",
-                                                             "run_pipeline")}
     if given.get("out") is not None:
         given["out"] = str(given["out"])
     file_values = read_config_file(config) if config else {}
