@@ -152,6 +152,7 @@ class _Run:
         self.progress: NullProgress = NullProgress()
         self.cache: Any = None
         self.identity: dict[str, Any] = {}
+        self.in_flight: dict[str, asyncio.Event] = {}
 
     @property
     def over_budget(self) -> bool:
@@ -206,21 +207,38 @@ class _Run:
         self.progress.advance(failed=result.status != "ok", cached=result.cached)
         self.on_result(result)
 
-    async def _process(self, request: Request) -> CallResult | None:
-        key = None
-        if self.cache is not None:
-            from justeval.engine.cache import cache_key
+    def _from_cache(self, request: Request, key: str) -> CallResult | None:
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        try:
+            parsed = self.validate(request, hit) if self.validate else None
+        except ParseFailure:
+            return None  # the validator no longer accepts it: ask again
+        return CallResult(request, "ok", completion=hit, parsed=parsed, latency_s=0.0, attempts=0, cached=True,
+                          cost_usd=0.0)
 
-            key = cache_key(self.identity, request)
-            hit = self.cache.get(key)
-            if hit is not None:
-                try:
-                    parsed = self.validate(request, hit) if self.validate else None
-                except ParseFailure:
-                    pass  # the validator no longer accepts it: ask again
-                else:
-                    return CallResult(request, "ok", completion=hit, parsed=parsed, latency_s=0.0,
-                                      attempts=0, cached=True, cost_usd=0.0)
+    async def _process(self, request: Request) -> CallResult | None:
+        if self.cache is None:
+            return await self._call(request, None)
+        from justeval.engine.cache import cache_key
+
+        key = cache_key(self.identity, request)
+        # An identical call already in flight is waited for, not sent again: with the cache on, a
+        # call is paid once even when two items share a prompt.
+        while (pending := self.in_flight.get(key)) is not None:
+            await pending.wait()
+        hit = self._from_cache(request, key)
+        if hit is not None:
+            return hit
+        self.in_flight[key] = done = asyncio.Event()
+        try:
+            return await self._call(request, key)
+        finally:
+            del self.in_flight[key]
+            done.set()
+
+    async def _call(self, request: Request, key: str | None) -> CallResult | None:
         attempts = 0
         completion: Completion | None = None
         reason = ""

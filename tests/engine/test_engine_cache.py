@@ -102,3 +102,32 @@ def test_an_unusable_cache_folder_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("a file where the cache folder should be")
     with pytest.raises(JustevalError, match="--no-cache"):
         ReplyCache(blocker / "cache")
+
+
+def test_identical_calls_in_flight_together_are_paid_once(stub_server: StubServer, openai_backend: Backend,
+                                                         run_engine: RunEngine) -> None:
+    stub_server.latency = 0.1
+    requests = [chat_request(f"item-{i}", "the same prompt") for i in range(6)] + [chat_request("other", "x")]
+    summary, results = run_engine(openai_backend, requests, concurrency=8)
+    assert stub_server.count == 2  # one call for the six identical prompts, one for the other
+    assert summary.ok == 7 and summary.cached == 5
+    texts = {r.request.key: r.completion.text for r in results if r.completion is not None}
+    assert len({texts[f"item-{i}"] for i in range(6)}) == 1
+
+
+def test_without_the_cache_identical_calls_are_all_sent(stub_server: StubServer, openai_backend: Backend,
+                                                       run_engine: RunEngine) -> None:
+    stub_server.latency = 0.05
+    run_engine(openai_backend, [chat_request(f"item-{i}", "the same prompt") for i in range(4)], concurrency=4,
+               cache=False)
+    assert stub_server.count == 4
+
+
+def test_a_failed_call_is_not_shared_with_its_twins(stub_server: StubServer, openai_backend: Backend,
+                                                   run_engine: RunEngine) -> None:
+    stub_server.script.extend([Reply(status=400, delay=0.05)])  # the first call fails for good
+    _, results = run_engine(openai_backend, [chat_request(f"item-{i}", "same") for i in range(3)],
+                            concurrency=3)
+    statuses = sorted(r.status for r in results)
+    assert statuses == ["error", "ok", "ok"]
+    assert stub_server.count == 2  # the failure, then one successful call shared by the third

@@ -76,7 +76,7 @@ def test_tpm_paces_by_prompt_tokens(stub_server: StubServer, openai_backend: Bac
     # the server reports fewer tokens than estimated, so only the estimate paces
     stub_server.responder = lambda req: Reply(text="ok", usage={"prompt_tokens": 1, "completion_tokens": 1})
     start = time.monotonic()
-    run_engine(openai_backend, [chat_request(str(i), text) for i in range(10)], concurrency=10, tpm=tpm)
+    run_engine(openai_backend, [chat_request(str(i), f"{i} {text}") for i in range(10)], concurrency=10, tpm=tpm)
     elapsed = time.monotonic() - start
     assert elapsed >= (10 - 4) / 4 * 0.8
 
