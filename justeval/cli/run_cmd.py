@@ -86,6 +86,8 @@ def run(
     given = {name: value for name, value in locals().items() if name != "config"}  # the flags, None = not given
     from rich.console import Console
 
+    from justeval.generation.report import print_generate_summary
+    from justeval.judging.report import print_summaries
     from justeval.leaderboard.render import rich_renderable
     from justeval.pipeline import read_config_file, resolve_config, run_pipeline
 
@@ -94,6 +96,9 @@ def run(
     file_values = read_config_file(config) if config else {}
     cfg = resolve_config(file_values, given, source=config)
     result = run_pipeline(cfg)
+    notes = Console(stderr=True)  # what each stage did and spent, apart from the table on stdout
+    print_generate_summary(result.generation, console=notes)
+    print_summaries(result.judging, dry_run=False, console=notes)
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(rich_renderable(result.leaderboard.board))
     print(f"run directory: {result.run_dir}", file=sys.stderr)

@@ -69,6 +69,7 @@ def test_run_generates_judges_and_prints_the_leaderboard(tmp_path: Path, server:
     assert all(j["scores"]["helpfulness"] == score_for(j["id"]) for j in regular)
     expected_mean = sum(score_for(i) for i in range(6)) / 6
     assert f"{expected_mean:.2f}" in result.output
+    assert "Generation: openai:the-model" in result.output and "Judging" in result.output  # stage summaries
     assert server.count == 16  # 8 generations + 8 judgments
 
 
