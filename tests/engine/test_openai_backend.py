@@ -70,8 +70,11 @@ def test_retry_after_headers_are_parsed() -> None:
 
 
 def test_sdk_errors_map_to_retryable_or_not() -> None:
-    import httpx
     import openai
+
+    from justeval.engine.backends.aiohttp_transport import sdk_http
+
+    httpx = sdk_http()  # the SDK's own HTTP library builds its errors' requests and responses
 
     def status_error(code: int, headers: dict[str, str] | None = None) -> openai.APIStatusError:
         req = httpx.Request("POST", "http://x/v1/chat/completions")

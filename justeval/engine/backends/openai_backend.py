@@ -97,9 +97,9 @@ def map_exception(exc: BaseException) -> BackendError:
 
 
 def _raw_response_type() -> Any:
-    import httpx
+    from justeval.engine.backends.aiohttp_transport import sdk_http
 
-    return httpx.Response
+    return sdk_http().Response
 
 
 class OpenAIBackend(Backend):
@@ -154,9 +154,9 @@ class OpenAIBackend(Backend):
         if self._client is None or self._client_loop is not loop:
             import openai
 
-            from justeval.engine.backends.aiohttp_transport import AiohttpTransport
+            from justeval.engine.backends.aiohttp_transport import sdk_http, transport_for
 
-            transport = AiohttpTransport(max_connections=self.max_connections)
+            transport: Any = transport_for(sdk_http())(max_connections=self.max_connections)  # the SDK's library
             http_client = openai.DefaultAsyncHttpxClient(transport=transport)
             self._client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
                                               timeout=self.timeout if self.timeout is not None else 600.0,
