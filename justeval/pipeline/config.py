@@ -54,6 +54,8 @@ class PipelineConfig(BaseModel):
     template_safety: str | None = None
     judge_system: str | None = None
     max_words: int = -1
+    judge_temperature: float = 0.0
+    judge_max_tokens: int = 1024
     parse_retries: int = 2
     budget: float | None = None
     # engine

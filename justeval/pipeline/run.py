@@ -31,6 +31,7 @@ def engine_config(cfg: PipelineConfig, *, budget: float | None = None, parse_ret
 
 def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
     """Generate, judge and tabulate; every stage resumes from what the run directory holds."""
+    from justeval.engine.types import GenParams
     from justeval.generation import generate
     from justeval.generation.run import DEFAULT_PARAMS as GEN_DEFAULTS
     from justeval.instructions import Selection, load_selection
@@ -60,6 +61,7 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
     result.judging = judge_many(
         rd.path, cfg.judge, template_multi=cfg.template_multi, template_safety=cfg.template_safety,
         judge_system=cfg.judge_system, max_words=cfg.max_words,
+        params=GenParams(temperature=cfg.judge_temperature, max_tokens=cfg.judge_max_tokens),
         engine_config=engine_config(cfg, budget=cfg.budget, parse_retries=cfg.parse_retries,
                                     description="judge"),
         backend_options=judge_backend)

@@ -128,6 +128,17 @@ def test_run_sends_the_generation_defaults_unless_overridden(tmp_path: Path, ser
     assert server.requests[0].body["temperature"] == 0.7
 
 
+def test_run_passes_the_judge_decoding_options_to_the_judge_only(tmp_path: Path, server: StubServer) -> None:
+    args = [*_args(server, _instructions(tmp_path), tmp_path / "run"), "--limit", "1", "--subset", "regular",
+            "--max-tokens", "77", "--judge-max-tokens", "300", "--judge-temperature", "0.2"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    by_model = {r.body["model"]: r.body for r in server.requests}
+    assert by_model["the-model"]["max_tokens"] == 77
+    assert by_model["the-judge"]["max_tokens"] == 300 and by_model["the-judge"]["temperature"] == 0.2
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["pipeline"]["judge_max_tokens"] == 300  # so --config run.json repeats it
+
+
 def test_leaderboard_breakdowns_find_the_instructions_the_run_used(tmp_path: Path, server: StubServer,
                                                                   cli: CliRun) -> None:
     out = tmp_path / "run"
