@@ -38,3 +38,10 @@ class SourceUnavailableError(JustevalError):
 
 class BudgetExceeded(JustevalError):
     """Raised internally when a spending limit stops a run."""
+
+
+def warn(message: str) -> None:
+    """One line on stderr about something the user should know but that does not stop the run."""
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr, flush=True)

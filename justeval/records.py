@@ -92,6 +92,9 @@ class TemplateRef(BaseModel):
     hash: str
 
 
+SCORE_SCALE = (1.0, 5.0)  # every judge template scores on 1-5
+
+
 class Judgment(BaseModel):
     """One judge's verdict on one generation (a line of `judgments.jsonl`).
 
@@ -120,3 +123,13 @@ class Judgment(BaseModel):
     @classmethod
     def _id(cls, v: Any) -> ItemId:
         return normalize_id(v)
+
+    @field_validator("scores")
+    @classmethod
+    def _on_scale(cls, scores: dict[str, float | None]) -> dict[str, float | None]:
+        """A score off the 1-5 scale was not written by justeval: refuse it rather than rank on it."""
+        low, high = SCORE_SCALE
+        for aspect, score in scores.items():
+            if score is not None and not low <= score <= high:  # NaN fails this too
+                raise ValueError(f"score {score} for {aspect!r} is outside the {low:g}-{high:g} scale")
+        return scores

@@ -21,7 +21,7 @@ from justeval.cli import (  # noqa: F401  isort: skip
 def main() -> None:
     """Entry point: user-facing errors become one line on stderr and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except JustevalError as exc:
         from justeval.redact import redact
 
@@ -33,9 +33,7 @@ def main() -> None:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted: finished items are saved; run the same command again to resume",
-              file=sys.stderr)
-        sys.exit(130)
+        _interrupted()
     except SystemExit:
         raise
     except Exception as exc:  # click usage errors and friends
@@ -47,3 +45,14 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(1)
         raise
+    # Without standalone mode, click returns the exit code of a typer.Exit instead of exiting,
+    # and typer turns Ctrl-C into Exit(130): pass both on, or a chained command would go on.
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        if code == 130:
+            _interrupted()
+        sys.exit(code)
+
+
+def _interrupted() -> None:
+    print("interrupted: finished items are saved; run the same command again to resume", file=sys.stderr)
+    sys.exit(130)

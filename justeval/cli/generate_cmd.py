@@ -3,7 +3,6 @@ made elsewhere) - both fill a run directory's `generations.jsonl`."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +29,7 @@ from justeval.cli.options import (
     TimeoutOpt,
     TopicOpt,
     TpmOpt,
+    command_line,
     engine_config,
 )
 
@@ -128,35 +128,12 @@ def import_cmd(
 
     from justeval.generation import import_outputs
     from justeval.instructions import DEFAULT_SOURCE, load_instructions
+    from justeval.paths import local_path
 
     items = load_instructions(instructions)
     summary = import_outputs(file, out, items, generator=generator, overwrite=overwrite,
                              meta={"command": command_line(ctx),
-                                   "instructions": {"source": instructions or DEFAULT_SOURCE}})
+                                   "instructions": {"source": local_path(instructions) or DEFAULT_SOURCE}})
     Console().print(f"imported {summary.records} outputs of {summary.generator} ({summary.file_format}) "
                     f"into {summary.path}")
 
-
-def command_line(ctx: typer.Context) -> str:
-    """The invocation as a shell line, from the options the user actually set (no secrets:
-    API keys are never options, only the name of their variable is). Duck-typed on the
-    parameter objects: typer may bundle its own copy of click."""
-    argv = ["justeval", ctx.info_name or ""]
-    for param in ctx.command.params:
-        name = param.name or ""
-        value = ctx.params.get(name)
-        source = ctx.get_parameter_source(name)
-        if value is None or getattr(source, "name", "DEFAULT") == "DEFAULT":
-            continue
-        if param.param_type_name == "argument":
-            argv.append(str(value))
-            continue
-        flag = param.opts[0]
-        if getattr(param, "is_flag", False):
-            argv += [flag] if value else []
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                argv += [flag, str(v)]
-        else:
-            argv += [flag, str(value)]
-    return shlex.join(argv)

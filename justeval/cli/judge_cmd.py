@@ -19,6 +19,7 @@ from justeval.cli.options import (
     RpmOpt,
     TimeoutOpt,
     TpmOpt,
+    command_line,
     engine_config,
 )
 
@@ -28,6 +29,7 @@ TEMPLATES = "Templates"
 
 @app.command("judge")
 def judge(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="run directory holding generations.jsonl")],
     judge: Annotated[list[str], typer.Option("--judge", help="judge model spec KIND:MODEL (repeat for several "
                                              "judges, each written to judgments/<judge>.jsonl)")],
@@ -77,5 +79,6 @@ def judge(
         run_dir, list(dict.fromkeys(judge)), template_multi=template_multi, template_safety=template_safety,
         judge_system=judge_system, max_words=max_words,
         params=GenParams(temperature=temperature, max_tokens=max_tokens), engine_config=config,
-        backend_options=backend_options, dry_run=dry_run, retry_parse_errors=retry_parse_errors)
+        backend_options=backend_options, dry_run=dry_run, retry_parse_errors=retry_parse_errors,
+        command=command_line(ctx))
     print_summaries(summaries, dry_run=dry_run)

@@ -83,9 +83,16 @@ def leaderboard(
 
         _emit(dumps(board), out)
     elif fmt == "csv":
-        from justeval.leaderboard.render import to_csv
+        from justeval.leaderboard.render import csv_files, to_csv
 
-        _emit(to_csv(board), out)
+        if out is None:
+            if board.breakdowns:
+                raise JustevalError("--format csv holds one table: pass --out FILE.csv to get the breakdowns "
+                                    "too (written to FILE.<dimension>.csv)")
+            _emit(to_csv(board), None)
+        else:
+            for path, text in csv_files(board, out).items():
+                _emit(text, path)
     elif fmt == "md":
         from justeval.leaderboard.render import to_markdown
 

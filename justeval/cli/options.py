@@ -8,6 +8,7 @@ Use them as parameter annotations, then call `selection_from_options(...)`:
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -72,3 +73,29 @@ def engine_config(*, concurrency: int, rpm: float | None, tpm: float | None, tim
     return EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
                         cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
                         progress=not no_progress, description=description)
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The invocation as a shell line, from the options the user actually set (no secrets:
+    API keys are never options, only the name of their variable is). Duck-typed on the
+    parameter objects: typer may bundle its own copy of click."""
+    argv = ["justeval", ctx.info_name or ""]
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = ctx.params.get(name)
+        source = ctx.get_parameter_source(name)
+        if value is None or getattr(source, "name", "DEFAULT") == "DEFAULT":
+            continue
+        if param.param_type_name == "argument":
+            argv.append(str(value))
+            continue
+        flag = param.opts[0]
+        if getattr(param, "is_flag", False):
+            off = getattr(param, "secondary_opts", None)
+            argv += [flag] if value else ([off[0]] if off else [])
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                argv += [flag, str(v)]
+        else:
+            argv += [flag, str(value)]
+    return shlex.join(argv)

@@ -18,6 +18,7 @@ from justeval.cli.options import (
     SampleOpt,
     TaskOpt,
     TopicOpt,
+    command_line,
 )
 
 G = "Generation"
@@ -27,6 +28,7 @@ E = "Engine"
 
 @app.command("run")
 def run(
+    ctx: typer.Context,
     model: Annotated[str | None, typer.Option("--model", help="model to evaluate, e.g. openai:gpt-4o-mini",
                                               rich_help_panel=G)] = None,
     judge: Annotated[list[str] | None, typer.Option("--judge", help="judge model (repeatable)",
@@ -87,9 +89,8 @@ def run(
     na_as: Annotated[float | None, typer.Option("--na-as", rich_help_panel="Leaderboard")] = None,
 ) -> None:
     """Instructions -> generation -> judging -> leaderboard, resumable, in one command."""
-    given = {name: value for name, value in locals().items() if name != "config"}  # the flags, None = not given
-    from rich.console import Console
-
+    given = {name: value for name, value in locals().items() if name not in ("config", "ctx")}  # None = not given
+    from justeval.console import console as make_console
     from justeval.generation.report import print_generate_summary
     from justeval.judging.report import print_summaries
     from justeval.leaderboard.render import rich_renderable
@@ -99,10 +100,12 @@ def run(
         given["out"] = str(given["out"])
     file_values = read_config_file(config) if config else {}
     cfg = resolve_config(file_values, given, source=config)
-    result = run_pipeline(cfg)
-    notes = Console(stderr=True)  # what each stage did and spent, apart from the table on stdout
+    result = run_pipeline(cfg, command=command_line(ctx))
+    notes = make_console(stderr=True)  # what each stage did and spent, apart from the table on stdout
     print_generate_summary(result.generation, console=notes)
     print_summaries(result.judging, dry_run=False, console=notes)
-    console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(rich_renderable(result.leaderboard.board))
+    console = make_console()
+    several = len(result.leaderboards) > 1
+    for name, built in result.leaderboards.items():
+        console.print(rich_renderable(built.board, title=f"Leaderboard (judge {name})" if several else "Leaderboard"))
     print(f"run directory: {result.run_dir}", file=sys.stderr)

@@ -17,6 +17,7 @@ CONTRACT (public to the stages; implementation may grow but keep these names):
 - `validate(completion) -> parsed` may raise `ParseFailure(reason)`: the reply is then not
   cached, and the call is repeated up to `parse_retries` times; after that the result has
   status "parse_error" with the last completion kept (raw text) and `error` = the reason.
+  A result's completion carries the usage of every reply its call paid for (parse retries too).
 - Retries (tenacity): 429, 5xx, timeouts and dropped connections, exponential backoff with
   jitter, honouring Retry-After; never 400/401/403/404. After `max_retries` the result has
   status "error" and the message.
@@ -51,6 +52,7 @@ from justeval.engine.progress import NullProgress, make_progress
 from justeval.engine.ratelimit import RateLimiter
 from justeval.engine.retry import RETRY_AFTER_CAP_S, call_with_retries, with_timeout
 from justeval.engine.types import Backend, BackendError, Completion, Request
+from justeval.records import Usage
 
 
 class ParseFailure(Exception):
@@ -244,6 +246,7 @@ class _Run:
         reason = ""
         latency = 0.0
         cost_total: float | None = None
+        replies: list[Completion] = []  # every reply paid for, parse retries included
         for _ in range(self.config.parse_retries + 1):
             if self.over_budget:
                 if completion is None:
@@ -257,7 +260,8 @@ class _Run:
                     timeout_s=None, base_s=self.config.retry_base_s,  # _call_once times the call itself
                     max_wait_s=self.config.retry_max_wait_s, on_retry=self._on_retry)
                 attempts += n
-                completion = reply
+                replies.append(reply)
+                completion = _with_total_usage(reply, replies)
             except BackendError as exc:
                 attempts += getattr(exc, "attempts", 1)
                 return CallResult(request, "error", completion=completion, error=_describe(exc),
@@ -276,7 +280,7 @@ class _Run:
                 continue
             if self.cache is not None and key is not None:
                 self.cache.put(key, reply)
-            return CallResult(request, "ok", completion=reply, parsed=parsed, latency_s=latency,
+            return CallResult(request, "ok", completion=completion, parsed=parsed, latency_s=latency,
                               attempts=attempts, cost_usd=cost_total)
         return CallResult(request, "parse_error", completion=completion, error=reason, latency_s=latency,
                           attempts=attempts, cost_usd=cost_total)
@@ -309,6 +313,15 @@ class _Run:
         else:
             self.summary.cost_usd += cost
         return cost
+
+
+def _with_total_usage(last: Completion, replies: list[Completion]) -> Completion:
+    """The last reply, carrying the tokens of every reply its call paid for, like its cost."""
+    if len(replies) == 1:
+        return last
+    total = Usage(prompt_tokens=sum(r.usage.prompt_tokens for r in replies),
+                  completion_tokens=sum(r.usage.completion_tokens for r in replies))
+    return last.model_copy(update={"usage": total})
 
 
 def _describe(exc: BackendError) -> str:

@@ -91,3 +91,11 @@ def count_tokens(text: str, model: str | None = None) -> int:
     if enc is None:
         return max(1, len(text) // 4) if text else 0
     return len(enc.encode(text, disallowed_special=()))
+
+
+def cost_text(cost_usd: float, unpriced_calls: int) -> str:
+    """What a stage spent: "unknown" when no call had a price (a self-hosted server, a model
+    LiteLLM does not list), and a "+ unpriced" mark when only some had one."""
+    if unpriced_calls and not cost_usd:
+        return "unknown"
+    return f"${cost_usd:,.4f}" + (" + unpriced" if unpriced_calls else "")

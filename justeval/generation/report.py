@@ -5,15 +5,17 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from justeval.console import console as make_console
+from justeval.engine.pricing import cost_text
 from justeval.generation.run import GenerateSummary
 
 
 def print_generate_summary(summary: GenerateSummary, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     table = Table(title=f"Generation: {summary.generator}")
     for col in ("items", "resumed", "ok", "error", "cached", "retries", "cost", "wall", "file"):
         table.add_column(col, justify="left" if col == "file" else "right")
-    cost = f"${summary.cost_usd:,.4f}" + (" + unpriced" if summary.unpriced_calls else "")
+    cost = cost_text(summary.cost_usd, summary.unpriced_calls)
     table.add_row(str(summary.items), str(summary.already_done), str(summary.ok), str(summary.errors),
                   str(summary.cached), str(summary.retries), cost, f"{summary.wall_s:.1f}s", str(summary.path))
     console.print(table)

@@ -31,6 +31,7 @@ from justeval.generation.icl import ExampleSelector, load_pool, pool_hash
 from justeval.generation.resume import latest_generations
 from justeval.instructions import DEFAULT_SOURCE, Selection
 from justeval.jsonl import JsonlAppender
+from justeval.paths import local_path
 from justeval.records import Generation, Instruction, ItemId, Usage
 from justeval.rundir import RunDir
 
@@ -127,7 +128,7 @@ def generate(model_spec: str, instructions: list[Instruction], out_dir: str | Pa
         builder.selector = ExampleSelector(pool, shots, select, seed)
         prompt_meta["icl"] = {"pool_sha256": pool_hash(pool), "shots": shots, "select": select,
                               "seed": seed if select == "random" else None}
-        sources["icl_examples"] = {"file": str(icl_examples), "pool_size": len(pool)}
+        sources["icl_examples"] = {"file": local_path(str(icl_examples)), "pool_size": len(pool)}
     request_params = builder.request_params()
     settings = {"model": model_spec, "generator": generator, "completion": bool(options.get("completion")),
                 "params": request_params.model_dump(exclude_none=True), "prompt": prompt_meta}
@@ -140,7 +141,7 @@ def generate(model_spec: str, instructions: list[Instruction], out_dir: str | Pa
     todo = [inst for inst in instructions if inst.id not in done]
     summary.already_done = len(instructions) - len(todo)
     summary.to_do = len(todo)
-    origin = {"source": str(instructions_source or DEFAULT_SOURCE), "items": len(instructions)}
+    origin = {"source": str(local_path(str(instructions_source or DEFAULT_SOURCE))), "items": len(instructions)}
     if selection is not None:
         origin["selection"] = _selection_meta(selection)
     rd.write_meta("generate", {**(meta or {}), "instructions": origin, "settings": settings,

@@ -3,6 +3,7 @@ sending any (`--dry-run`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,8 +49,15 @@ def estimate_calls(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: i
     from justeval.engine.pricing import count_tokens, estimate_cost
 
     prompt = completion = 0
+    schema_tokens: dict[str, int] = {}  # a structured-output schema is sent (and billed) with every call
     for item in items:
         prompt += sum(count_tokens(m.content, judge_spec) + _PER_MESSAGE for m in item.request.messages) + _PER_REPLY
+        fmt = item.request.params.response_format
+        if fmt is not None:
+            text = json.dumps(fmt, separators=(",", ":"))
+            if text not in schema_tokens:
+                schema_tokens[text] = count_tokens(text, judge_spec)
+            prompt += schema_tokens[text]
         completion += expected_completion_tokens(item.template, len(item.aspects), max_tokens)
     if not items:
         cost: float | None = 0.0

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from justeval.engine.engine import ParseFailure
-from justeval.judging.relaxed_json import find_objects
+from justeval.judging.relaxed_json import ConflictingKeys, find_objects
+from justeval.records import SCORE_SCALE
 
 __all__ = ["ParseFailure", "ParsedScores", "extract_json", "parse_score", "parse_scores"]
 
-SCALE = (1.0, 5.0)
+SCALE = SCORE_SCALE
 _NA = {"n/a", "na", "n.a.", "n.a", "not applicable", "none", "null", "-", "nan", "not available"}
 _REASON_KEYS = ("rationale", "reason", "explanation", "justification", "comment", "reasoning")
 _SCORE_KEYS = ("score", "rating", "value")
@@ -39,7 +40,7 @@ class ParsedScores:
 def extract_json(text: str) -> dict[str, Any]:
     """The single JSON object in a judge reply (the outermost one if several are nested);
     ParseFailure if there is none, or several different ones."""
-    objects = _distinct(find_objects(text))
+    objects = _distinct(_objects(text))
     if not objects:
         raise ParseFailure("no JSON object found in the reply")
     if len(objects) > 1:
@@ -51,7 +52,7 @@ def parse_scores(text: str, aspects: list[str]) -> ParsedScores:
     """Scores and rationales for exactly `aspects` from a judge reply."""
     if not aspects:
         raise ValueError("parse_scores needs at least one aspect")
-    objects = find_objects(text)
+    objects = _objects(text)
     if not objects:
         raise ParseFailure("no JSON object found in the reply")
     found: list[ParsedScores] = []
@@ -98,6 +99,13 @@ def parse_score(value: Any) -> float | None:
     if math.isnan(number) or not SCALE[0] <= number <= SCALE[1]:
         raise ParseFailure(f"score {value!r} is outside the 1-5 scale")
     return number
+
+
+def _objects(text: str) -> list[dict[str, Any]]:
+    try:
+        return find_objects(text)
+    except ConflictingKeys as exc:
+        raise ParseFailure(str(exc)) from exc
 
 
 def _lower_keys(obj: dict[str, Any]) -> dict[str, Any]:

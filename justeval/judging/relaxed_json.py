@@ -20,8 +20,22 @@ _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r"
 _WORDS = {"true": "true", "false": "false", "null": "null", "True": "true", "False": "false", "None": "null"}
 
 
+class ConflictingKeys(ValueError):
+    """An object names one key twice with different values: which one the judge meant is unknown."""
+
+
+def _no_conflicts(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out and out[key] != value:
+            raise ConflictingKeys(f"key {key!r} given twice with different values")
+        out[key] = value
+    return out
+
+
 def find_objects(text: str) -> list[dict[str, Any]]:
-    """Every outermost JSON object in `text` that can be read, in order of appearance."""
+    """Every outermost JSON object in `text` that can be read, in order of appearance.
+    Raises ConflictingKeys for an object that gives one key two different values."""
     out: list[dict[str, Any]] = []
     i = 0
     unclosed = 0
@@ -45,7 +59,7 @@ def find_objects(text: str) -> list[dict[str, Any]]:
 def _loads(raw: str, rebuilt: str) -> Any:
     for candidate in (raw, rebuilt):
         try:
-            return json.loads(candidate, strict=False)
+            return json.loads(candidate, strict=False, object_pairs_hook=_no_conflicts)
         except json.JSONDecodeError:
             continue
     return None

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from justeval.console import console as make_console
+from justeval.engine.pricing import cost_text
 from justeval.judging.run import JudgeSummary
 
 
@@ -16,7 +18,7 @@ def warn_unpriced(judges: Sequence[str], backend_options: dict[str, Any], consol
     from justeval.engine.pricing import estimate_cost
     from justeval.judging.run import backend_pricer
 
-    console = console or Console(stderr=True)
+    console = console or make_console(stderr=True)
     for judge in judges:
         pricer = backend_pricer(judge, backend_options)
         price = pricer(1000, 1000) if pricer is not None else estimate_cost(judge, 1000, 1000)
@@ -26,7 +28,7 @@ def warn_unpriced(judges: Sequence[str], backend_options: dict[str, Any], consol
 
 
 def print_summaries(summaries: Sequence[JudgeSummary], *, dry_run: bool, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     if dry_run:
         table = Table(title="Dry run: nothing was sent")
         for col in ("judge", "calls", "already done", "prompt tokens", "completion tokens", "est. cost"):
@@ -49,7 +51,7 @@ def print_summaries(summaries: Sequence[JudgeSummary], *, dry_run: bool, console
         table.add_column(col, justify="left" if col in ("judge", "file") else "right")
     for s in summaries:
         table.add_row(s.judge, str(s.ok), str(s.parse_errors), str(s.errors), str(s.cached), str(s.already_done),
-                      str(s.skipped_budget), f"${s.cost_usd:,.4f}", str(s.path))
+                      str(s.skipped_budget), cost_text(s.cost_usd, s.unpriced_calls), str(s.path))
     console.print(table)
     if any(s.stopped_by_budget for s in summaries):
         console.print("[yellow]budget reached:[/] finished judgments are saved; run again (with a new --budget) "

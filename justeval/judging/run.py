@@ -58,6 +58,7 @@ class JudgeSummary:
     skipped_budget: int = 0
     skipped_generations: int = 0  # generations not `ok` (nothing to judge)
     cost_usd: float = 0.0
+    unpriced_calls: int = 0       # calls with no known price (their cost is not in cost_usd)
     stopped_by_budget: bool = False
     wall_s: float = 0.0
     estimate: Estimate | None = None
@@ -87,7 +88,7 @@ def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | Non
               template_safety: str | None = None, judge_system: str | None = None, max_words: int = -1,
               params: GenParams | None = None, engine_config: EngineConfig | None = None,
               backend_options: dict[str, Any] | None = None, several_judges: bool = False,
-              dry_run: bool = False, retry_parse_errors: bool = False) -> JudgeSummary:
+              dry_run: bool = False, retry_parse_errors: bool = False, command: str | None = None) -> JudgeSummary:
     """Judge every `ok` generation in `run_dir` with `judge_spec`; see the module docstring."""
     rd = RunDir(run_dir)
     templates = JudgeTemplates.load(template_multi, template_safety)
@@ -105,8 +106,14 @@ def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | Non
     summary.to_do = len(todo)
 
     if dry_run:
+        # the schema sent with our own templates counts as prompt tokens; without a usable
+        # backend here (no key yet), assume it will take structured output, as most do
+        try:
+            structured = _make_backend(judge_spec, backend_options or {}).supports_response_format()
+        except JustevalError:
+            structured = True
         items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
-                            structured=False) for g in todo]
+                            structured=structured) for g in todo]
         summary.estimate = estimate_calls(items, judge_spec, max_tokens=params.max_tokens,
                                           price=backend_pricer(judge_spec, backend_options or {}))
         return summary
@@ -117,7 +124,7 @@ def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | Non
     structured = backend.supports_response_format()
     items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
                         structured=structured) for g in todo]
-    _write_meta(rd, judge_spec, templates, judge_system, max_words, params, config, backend_options or {})
+    _write_meta(rd, judge_spec, templates, judge_system, max_words, params, config, backend_options or {}, command)
     started = time.perf_counter()
     with JsonlAppender(out_path) as appender:
         asyncio.run(_judge_items(backend, config, items, judge_spec, appender, summary))
@@ -178,6 +185,7 @@ async def _judge_items(backend: Backend, config: EngineConfig, items: list[Judge
     summary.cached += res.cached
     summary.skipped_budget += res.skipped_budget
     summary.cost_usd += res.cost_usd
+    summary.unpriced_calls += res.unpriced_calls
     summary.stopped_by_budget = summary.stopped_by_budget or res.stopped_by_budget
 
 
@@ -200,11 +208,13 @@ def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:
 
 
 def _write_meta(rd: RunDir, judge: str, templates: JudgeTemplates, judge_system: str | None, max_words: int,
-                params: GenParams, config: EngineConfig, backend_options: dict[str, Any]) -> None:
+                params: GenParams, config: EngineConfig, backend_options: dict[str, Any],
+                command: str | None = None) -> None:
     """Record how this judge was run in run.json (key *names* only, never their values)."""
     meta = rd.read_meta().get("judging")
     judges: dict[str, Any] = dict(meta) if isinstance(meta, dict) else {}
     judges[judge] = {
+        **({"command": command} if command else {}),
         "templates": {cat: {"name": t.name, "hash": t.hash, "source": t.source, "upstream": t.upstream}
                       for cat, t in (("regular", templates.regular), ("safety", templates.safety))},
         "judge_system": judge_system, "max_words": max_words,

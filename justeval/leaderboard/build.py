@@ -38,18 +38,19 @@ class Built:
 
 
 def instruction_source(explicit: str | None, runs: Sequence[ModelRun]) -> str | None:
-    """`--instructions`, else the source recorded in a run's run.json (by `justeval generate`:
-    `generate.instructions.source`; by `justeval run`: `pipeline.instructions`)."""
+    """`--instructions`, else the source recorded in a run's run.json (by `justeval generate`
+    or `justeval import`: `<section>.instructions.source`; by `justeval run`: `pipeline.instructions`)."""
     if explicit:
         return explicit
     for run in runs:
         meta = run.meta if isinstance(run.meta, dict) else {}
-        gen = meta.get("generate")
-        recorded = gen.get("instructions") if isinstance(gen, dict) else None
-        if isinstance(recorded, dict):
-            recorded = recorded.get("source")
-        if recorded:
-            return str(recorded)
+        for section in ("generate", "import"):
+            part = meta.get(section)
+            recorded = part.get("instructions") if isinstance(part, dict) else None
+            if isinstance(recorded, dict):
+                recorded = recorded.get("source")
+            if recorded:
+                return str(recorded)
         pipeline = meta.get("pipeline")
         if isinstance(pipeline, dict) and pipeline.get("instructions"):
             return str(pipeline["instructions"])

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from justeval.console import console as make_console
 from justeval.leaderboard.compare import AspectDiff, Comparison
 from justeval.leaderboard.schema import num
 
@@ -28,7 +29,7 @@ def _f(x: float) -> str:
 
 
 def print_comparison(c: Comparison, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     table = Table(title=f"A = {c.model_a}   vs   B = {c.model_b}", title_justify="left", header_style="bold")
     for h in ("aspect", "n", "A", "B", "A - B", "95% CI", "A wins / ties / B wins"):
         table.add_column(h, justify="left" if h == "aspect" else "right")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -53,6 +54,49 @@ def frame(board: Leaderboard) -> pd.DataFrame:
 
 def to_csv(board: Leaderboard) -> str:
     return frame(board).to_csv(index=False, float_format="%.6g")
+
+
+def breakdown_frame(rows: list[BreakdownRow]) -> pd.DataFrame:
+    """One row per (group, model, aspect), the average included as aspect "average" (long layout)."""
+    records: list[dict[str, Any]] = []
+    for r in rows:
+        base = {"dimension": r.dimension, "group": r.group, "model": r.model, "items": r.items}
+        for a, g in r.aspects.items():
+            records.append({**base, "aspect": a, "mean": g.mean, "ci_low": g.ci_low, "ci_high": g.ci_high, "n": g.n})
+        records.append({**base, "aspect": "average", "mean": r.average.mean, "ci_low": r.average.ci_low,
+                        "ci_high": r.average.ci_high, "n": r.items})
+    return pd.DataFrame.from_records(records, columns=["dimension", "group", "model", "items", "aspect", "mean",
+                                                      "ci_low", "ci_high", "n"])
+
+
+def diagnostics_frame(board: Leaderboard) -> pd.DataFrame:
+    """One row per model: refusal and over-refusal rates, and each aspect's correlation with length."""
+    records: list[dict[str, Any]] = []
+    for r in board.rows:
+        d = board.diagnostics.get(r.model)
+        if d is None:
+            continue
+        rec: dict[str, Any] = {"model": r.model}
+        for name, rate in (("refusal", d.refusal), ("over_refusal", d.over_refusal)):
+            rec.update({f"{name}_rate": rate.rate, f"{name}_count": rate.count, f"{name}_n": rate.n})
+        for a in board.aspects:
+            c = d.length_correlation.get(a)
+            rec.update({f"rho_length_{a}": c.rho if c else math.nan, f"rho_length_{a}_n": c.n if c else 0})
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def csv_files(board: Leaderboard, out: Path) -> dict[Path, str]:
+    """CSV holds one table a file: the leaderboard in `out`, each breakdown in `<out>.<dim>.csv`,
+    the diagnostics in `<out>.diagnostics.csv`."""
+    def beside(tag: str) -> Path:
+        return out.with_name(f"{out.stem}.{tag}{out.suffix or '.csv'}")
+
+    files = {out: to_csv(board)}
+    for dim, rows in board.breakdowns.items():
+        files[beside(dim)] = breakdown_frame(rows).to_csv(index=False, float_format="%.6g")
+    files[beside("diagnostics")] = diagnostics_frame(board).to_csv(index=False, float_format="%.6g")
+    return files
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -147,9 +191,9 @@ def _rich(title: str, header: list[str], rows: list[list[str]], numeric_from: in
     return table
 
 
-def rich_renderable(board: Leaderboard, by: list[str] | None = None) -> Group:
+def rich_renderable(board: Leaderboard, by: list[str] | None = None, title: str = "Leaderboard") -> Group:
     header, rows = main_rows(board, ci_sep="\n")
-    parts: list[Any] = [_rich("Leaderboard", header, rows)]
+    parts: list[Any] = [_rich(title, header, rows)]
     parts += [Text(n, style="dim") for n in footnotes(board)]
     for dim in by or board.breakdowns:
         if dim in board.breakdowns:

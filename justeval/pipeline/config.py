@@ -77,8 +77,11 @@ class PipelineConfig(BaseModel):
         return [v] if isinstance(v, str) else v
 
 
+RUN_SECTIONS = {"pipeline", "generate", "import"}  # a run.json, not a hand-written config
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML/JSON config, or a run.json (its `pipeline` section)."""
+    """Read a YAML/JSON config, or a run directory's run.json (whichever command made it)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -90,8 +93,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise InputError(path, f"malformed config: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict):
         raise InputError(path, "a config must be a mapping of option names to values")
-    if "pipeline" in data and isinstance(data["pipeline"], dict):
-        data = data["pipeline"]
+    if RUN_SECTIONS & data.keys():
+        from justeval.pipeline.from_run import config_from_run_json
+
+        data = config_from_run_json(data, path)
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 

@@ -18,7 +18,12 @@ class PipelineResult:
     items: int
     generation: Any = None
     judging: list[Any] = field(default_factory=list)
-    leaderboard: Any = None
+    leaderboards: dict[str, Any] = field(default_factory=dict)  # judge -> its leaderboard
+
+    @property
+    def leaderboard(self) -> Any:
+        """The first judge's leaderboard (the only one with a single judge)."""
+        return next(iter(self.leaderboards.values()), None)
 
 
 def engine_config(cfg: PipelineConfig, *, budget: float | None = None, parse_retries: int = 0,
@@ -29,16 +34,26 @@ def engine_config(cfg: PipelineConfig, *, budget: float | None = None, parse_ret
                         parse_retries=parse_retries, progress=cfg.progress, description=description)
 
 
-def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
-    """Generate, judge and tabulate; every stage resumes from what the run directory holds."""
+PATH_OPTIONS = ("instructions", "urial", "icl_examples", "template_multi", "template_safety", "cache_dir")
+
+
+def run_pipeline(cfg: PipelineConfig, *, command: str | None = None) -> PipelineResult:
+    """Generate, judge and tabulate; every stage resumes from what the run directory holds.
+    `command` (the invocation, no secrets) is recorded in run.json beside the options."""
     from justeval.engine.types import GenParams
     from justeval.generation import generate
     from justeval.generation.run import DEFAULT_PARAMS as GEN_DEFAULTS
     from justeval.instructions import Selection, load_selection
     from justeval.judging.run import judge_many
     from justeval.leaderboard import Settings, build_leaderboard
+    from justeval.paths import local_path
 
     rd = RunDir(cfg.out).ensure()
+    # local paths recorded absolute, so `--config RUN_DIR/run.json` means the same from anywhere
+    cfg = cfg.model_copy(update={"out": str(rd.path.resolve()),
+                                 **{k: local_path(getattr(cfg, k)) for k in PATH_OPTIONS}})
+    if command:
+        rd.write_meta("run", {"command": command})
     rd.write_meta("pipeline", cfg.model_dump(mode="json"))
     selection = Selection(subset=cfg.subset, datasets=cfg.dataset, tasks=cfg.task, topics=cfg.topic,
                           difficulties=cfg.difficulty, ids=cfg.ids, limit=cfg.limit, sample=cfg.sample,
@@ -56,16 +71,19 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
         engine_config=engine_config(cfg, description="generate"), backend_options=gen_backend,
         generator_name=cfg.generator, instructions_source=cfg.instructions, selection=selection)
 
+    judges = list(dict.fromkeys(cfg.judge))
     # The judge has its own server and key options: a judge never inherits a local model's URL.
     judge_backend = {"base_url": cfg.judge_base_url, "api_key_env": cfg.judge_api_key_env, "timeout": cfg.timeout}
     result.judging = judge_many(
-        rd.path, cfg.judge, template_multi=cfg.template_multi, template_safety=cfg.template_safety,
+        rd.path, judges, template_multi=cfg.template_multi, template_safety=cfg.template_safety,
         judge_system=cfg.judge_system, max_words=cfg.max_words,
         params=GenParams(temperature=cfg.judge_temperature, max_tokens=cfg.judge_max_tokens),
         engine_config=engine_config(cfg, budget=cfg.budget, parse_retries=cfg.parse_retries,
                                     description="judge"),
         backend_options=judge_backend)
 
-    settings = Settings(na_as=cfg.na_as, bootstrap=cfg.bootstrap, seed=cfg.seed)
-    result.leaderboard = build_leaderboard([rd.path], instructions=cfg.instructions, settings=settings)
+    # One board per judge: scores of different judges are not averaged together.
+    for judge in judges:
+        settings = Settings(na_as=cfg.na_as, bootstrap=cfg.bootstrap, seed=cfg.seed, judge=[judge])
+        result.leaderboards[judge] = build_leaderboard([rd.path], instructions=cfg.instructions, settings=settings)
     return result

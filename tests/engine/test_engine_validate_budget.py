@@ -36,6 +36,23 @@ def test_after_parse_retries_the_raw_reply_is_kept_as_parse_error(stub_server: S
     assert summary.parse_errors == 1 and summary.ok == 0
 
 
+def test_a_result_carries_the_tokens_of_every_reply_it_paid_for(stub_server: StubServer, openai_backend: Backend,
+                                                                run_engine: RunEngine) -> None:
+    stub_server.script.extend([Reply(text="prose", usage={"prompt_tokens": 100, "completion_tokens": 7}),
+                               Reply(text="{ok}", usage={"prompt_tokens": 100, "completion_tokens": 3})])
+    _, results = run_engine(openai_backend, [chat_request("a")], validate=needs_braces, parse_retries=2)
+    usage = results[0].completion.usage  # type: ignore[union-attr]
+    assert (usage.prompt_tokens, usage.completion_tokens) == (200, 10)
+    stub_server.responder = lambda req: Reply(text="prose", usage={"prompt_tokens": 50, "completion_tokens": 5})
+    _, failed = run_engine(openai_backend, [chat_request("b")], validate=needs_braces, parse_retries=2)
+    assert failed[0].status == "parse_error" and failed[0].attempts == 3
+    usage = failed[0].completion.usage  # type: ignore[union-attr]
+    assert (usage.prompt_tokens, usage.completion_tokens) == (150, 15)
+    # the cache keeps the one reply it serves, with its own tokens
+    _, cached = run_engine(openai_backend, [chat_request("a")], validate=needs_braces)
+    assert cached[0].cached and cached[0].completion.usage.completion_tokens == 3  # type: ignore[union-attr]
+
+
 def test_unparsable_replies_are_not_cached(stub_server: StubServer, openai_backend: Backend,
                                            run_engine: RunEngine) -> None:
     stub_server.script.append(Reply(text="prose"))

@@ -102,6 +102,34 @@ def test_killed_run_resumes_without_repeating_finished_items(tmp_path: Path, stu
     assert sorted(latest) == list(range(n)) and all(g.status == "ok" for g in latest.values())
 
 
+def test_ctrl_c_exits_130_saying_so_and_the_rerun_resumes(tmp_path: Path, stub_server: StubServer,
+                                                           cli: CliRun) -> None:
+    n = 40
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "instruction": f"question number {i}"}) + "\n"
+                              for i in range(n)), encoding="utf-8")
+    run = tmp_path / "run"
+    stub_server.latency = 0.05
+    args = ["generate", "--model", "openai:m", "--instructions", str(source), "--out", str(run),
+            "--base-url", stub_server.base_url, "--concurrency", "2", "--no-progress", "--no-cache"]
+    proc = subprocess.Popen([sys.executable, "-m", "justeval", *args], env={**os.environ, "OPENAI_API_KEY": "sk-t"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gens = run / "generations.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not gens.exists() or gens.read_bytes().count(b"\n") < 6):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err.decode()  # so `justeval generate ... && justeval judge ...` stops
+    assert "interrupted" in err.decode()
+    done_before = set(latest_generations(RunDir(run)))
+    assert 6 <= len(done_before) < n
+    stub_server.reset()
+    stub_server.latency = 0.0
+    assert cli(*args) == 0
+    assert stub_server.count == n - len(done_before)
+
+
 def test_shots_without_an_example_pool_is_refused(tmp_path: Path, cli: CliRun, instructions_file: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code = cli("generate", "--model", "openai:m", "--instructions", str(instructions_file), "--out",

@@ -91,3 +91,19 @@ def test_cli_budget_with_unpriced_judge_warns_before_spending(tmp_path: Path, mo
     assert code == 0
     assert "no price known for openai:gpt-4o-mini" in capsys.readouterr().err
     assert len(RunDir(run).load_judgments()) == 2  # unpriced calls are not stopped by the budget
+
+
+def test_cli_summary_says_the_cost_of_a_self_hosted_judge_is_unknown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        stub_server: StubServer) -> None:
+    run = _run_dir(tmp_path)
+    stub_server.responder = lambda req: Reply(text=json.dumps(
+        {a: {"rationale": "r", "score": 3} for a in ("helpfulness", "clarity", "factuality", "depth", "engagement",
+                                                     "safety")}))
+    code = _cli(monkeypatch, "judge", str(run), "--judge", "openai:gpt-4o-mini", "--base-url", stub_server.base_url,
+                "--no-progress")
+    assert code == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "openai:gpt-4o-mini" in line)  # one row: piped output is wide
+    assert "unknown" in row and "$0.0000" not in row
+    assert all(j.cost_usd is None for j in RunDir(run).load_judgments())

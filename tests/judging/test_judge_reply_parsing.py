@@ -49,7 +49,8 @@ READABLE = [
     # an echoed placeholder first, then the one real answer
     ('Template: {"helpfulness": {"score": "[score from 1 to 5]"}, "clarity": {"score": "[score]"}}\n'
      'Answer: {"helpfulness": {"score": "4"}, "clarity": {"score": "2"}}', {"helpfulness": 4, "clarity": 2}),
-    # the same answer repeated is not ambiguous
+    # the same answer repeated is not ambiguous, nor a key repeated with the same value
+    ('{"helpfulness": 4, "helpfulness": 4, "clarity": 2}', {"helpfulness": 4, "clarity": 2}),
     ('{"helpfulness": 4, "clarity": 2}\nAgain: {"helpfulness": 4, "clarity": 2}', {"helpfulness": 4, "clarity": 2}),
 ]
 
@@ -69,6 +70,9 @@ UNREADABLE = [
     '{"helpfulness": {"reason": "a", "score": "4"}, "clarity": {"reason": "b", "score": "4"',  # truncated
     '{"helpfulness": 4, "clarity": 2}\n{"helpfulness": 5, "clarity": 2}',  # two different answers
     '{"helpfulness": 4, "Helpfulness": 5, "clarity": 2}',  # one aspect, two values
+    '{"helpfulness": 4, "helpfulness": 1, "clarity": 2}',  # the very same key twice, two values
+    '{"helpfulness": {"score": 4, "score": 1}, "clarity": {"score": 2}}',  # two scores for one aspect
+    "{'helpfulness': {'score': 4, 'score': 2}, 'clarity': {'score': 2}}",  # the same, in repaired JSON
     '{"helpfulness": {"score": "[score from 1 to 5]"}, "clarity": {"score": "[score from 1 to 5]"}}',
 ]
 

@@ -245,3 +245,23 @@ def test_budget_stops_cleanly_and_a_later_run_continues(tmp_path: Path, stub_ser
     assert second.already_done == expected_calls and second.ok == 8 - expected_calls
     assert stub_server.count == 8  # nothing paid twice
     assert sorted(j.id for j in records(run)) == list(range(8))
+
+
+def test_dry_run_counts_the_structured_output_schema_sent_with_every_call(tmp_path: Path,
+                                                                          stub_server: StubServer) -> None:
+    from justeval.engine.pricing import count_tokens
+    from justeval.judging.estimate import estimate_calls
+    from justeval.judging.prompts import JudgeTemplates, build_item
+    from justeval.judging.run import DEFAULT_PARAMS
+
+    run = make_run(tmp_path, n_regular=2, n_safety=1)
+    est = run_judge(run, stub_server, dry_run=True).estimate
+    assert est is not None
+    templates = JudgeTemplates.load(None, None)
+    gens = RunDir(run).load_generations()
+    plain = estimate_calls([build_item(g, templates, params=DEFAULT_PARAMS, judge_system=None, max_words=-1,
+                                       structured=False) for g in gens], JUDGE, max_tokens=1024)
+    schemas = [json.dumps(templates.for_category(g.category).response_format(), separators=(",", ":")) for g in gens]
+    schema_tokens = sum(count_tokens(s, JUDGE) for s in schemas)
+    assert schema_tokens > 100  # the schema is a real share of each prompt
+    assert est.prompt_tokens == plain.prompt_tokens + schema_tokens

@@ -21,6 +21,7 @@ from justeval.leaderboard.publish import publish_site, script_json
 from justeval.leaderboard.schema import schema, to_json
 from justeval.leaderboard.svg import render_svg
 from justeval.leaderboard.upstream import score_from_string
+from tests.conftest import CliRun
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
 
@@ -67,6 +68,23 @@ def test_every_format_writes_the_models(tmp_path: Path, fmt: str) -> None:
     if fmt == "csv":
         df = pd.read_csv(out)
         assert list(df["model"]) == ["alpha", "beta"] and df.loc[0, "helpfulness"] == 4.0
+
+
+def test_csv_with_breakdowns_writes_one_table_a_file(tmp_path: Path, cli: CliRun) -> None:
+    out = tmp_path / "board.csv"
+    args = ["leaderboard", *map(str, _two_runs(tmp_path)), "--format", "csv", "--by", "dataset", "--bootstrap", "20"]
+    res = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert list(pd.read_csv(out)["model"]) == ["alpha", "beta"]
+    by = pd.read_csv(tmp_path / "board.dataset.csv")
+    alpha = by[(by["model"] == "alpha") & (by["aspect"] == "helpfulness")]
+    assert len(alpha) == 1 and alpha["mean"].iloc[0] == 4.0 and alpha["n"].iloc[0] == 3  # scores 4, 5, 3
+    assert set(by["aspect"]) >= {"helpfulness", "safety", "average"}
+    diag = pd.read_csv(tmp_path / "board.diagnostics.csv")
+    assert list(diag["model"]) == ["alpha", "beta"] and "refusal_rate" in diag.columns
+    # to stdout there is room for one table only: say how to get the rest, don't drop it silently
+    code, out_text, err = cli(*args)
+    assert code != 0 and not out_text and "--out" in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_run_directory_is_one_line_and_exit_2(tmp_path: Path) -> None:

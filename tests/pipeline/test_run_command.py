@@ -85,6 +85,19 @@ def test_run_json_repeats_the_run_without_new_calls(tmp_path: Path, server: Stub
     assert server.count == before
 
 
+def test_run_with_two_judges_prints_one_leaderboard_per_judge(tmp_path: Path, server: StubServer) -> None:
+    out = tmp_path / "run"
+    args = [*_args(server, _instructions(tmp_path), out), "--judge", "openai:second-judge"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "judgments").iterdir()) == ["openai_second-judge.jsonl",
+                                                                    "openai_the-judge.jsonl"]
+    assert "Leaderboard (judge openai:the-judge)" in result.output
+    assert "Leaderboard (judge openai:second-judge)" in result.output
+    expected_mean = sum(score_for(i) for i in range(6)) / 6  # both stub judges score alike
+    assert result.output.count(f"{expected_mean:.2f}") >= 2
+
+
 def test_run_config_file_is_overridden_by_flags(tmp_path: Path, server: StubServer) -> None:
     instructions = _instructions(tmp_path)
     config = tmp_path / "eval.yaml"

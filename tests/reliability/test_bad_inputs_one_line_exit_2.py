@@ -142,7 +142,8 @@ def test_bad_input_is_one_line_naming_file_and_record_exit_2(
     check()
 
 
-@pytest.mark.parametrize("damage", ["malformed_line", "wrong_status", "missing_template", "non_utf8"])
+@pytest.mark.parametrize("damage", ["malformed_line", "wrong_status", "missing_template", "non_utf8",
+                                    "score_off_scale", "score_zero", "score_nan"])
 def test_judgments_corrupt_mid_file_is_reported_and_kept_intact(
         damage: str, tmp_path: Path, cli: CliRun, stub_server: StubServer) -> None:
     run = _run_dir(tmp_path)
@@ -152,7 +153,10 @@ def test_judgments_corrupt_mid_file_is_reported_and_kept_intact(
     lines[1] = {"malformed_line": b'{"id": 1, "judge": ',
                 "wrong_status": json.dumps({**recs[1], "status": "finished"}).encode(),
                 "missing_template": json.dumps({k: v for k, v in recs[1].items() if k != "template"}).encode(),
-                "non_utf8": lines[1].replace(b'"m"', b'"\xff"')}[damage]
+                "non_utf8": lines[1].replace(b'"m"', b'"\xff"'),
+                "score_off_scale": json.dumps({**recs[1], "scores": {"helpfulness": 9}}).encode(),
+                "score_zero": json.dumps({**recs[1], "scores": {"helpfulness": 0}}).encode(),
+                "score_nan": json.dumps({**recs[1], "scores": {"helpfulness": float("nan")}}).encode()}[damage]
     path = run / "judgments.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     before = path.read_bytes()
@@ -161,6 +165,19 @@ def test_judgments_corrupt_mid_file_is_reported_and_kept_intact(
     assert code == 2
     _assert_one_line(err, path, ":2")
     assert path.read_bytes() == before and stub_server.count == 0
+
+
+def test_leaderboard_refuses_a_score_off_the_scale_in_one_line(tmp_path: Path, cli: CliRun) -> None:
+    run = _run_dir(tmp_path)
+    recs = [Judgment(id=i, judge="openai:j", generator="m", template=TemplateRef(name="score_multi", hash="h"),
+                     status="ok", scores={"helpfulness": 4.0}).model_dump(mode="json") for i in range(3)]
+    recs[2]["scores"] = {"helpfulness": 9}  # hand-edited: no judge template scores above 5
+    path = run / "judgments.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    code, out, err = cli("leaderboard", str(run))
+    assert code == 2 and not out
+    _assert_one_line(err, path, ":3")
+    assert "outside the 1-5 scale" in err
 
 
 def test_one_megabyte_output_is_valid_input(tmp_path: Path, cli: CliRun, stub_server: StubServer) -> None:

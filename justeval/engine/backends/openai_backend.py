@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from justeval.engine.httperrors import is_retryable_status, parse_retry_after
 from justeval.engine.types import Backend, BackendError, Completion, Request
-from justeval.errors import JustevalError
+from justeval.errors import JustevalError, warn
 from justeval.records import Usage
 from justeval.redact import register_secret
 
@@ -96,6 +96,19 @@ def map_exception(exc: BaseException) -> BackendError:
     return BackendError(f"{type(exc).__name__}: {exc}", retryable=False)
 
 
+_STRUCTURED_WORDS = ("response_format", "json_schema", "structured output", "guided")
+
+
+def rejects_structured_output(exc: BackendError) -> bool:
+    """A 400/422 whose message is about the requested output format."""
+    text = str(exc).lower()
+    return exc.status in (400, 422) and any(word in text for word in _STRUCTURED_WORDS)
+
+
+def _without_response_format(request: Request) -> Request:
+    return request.model_copy(update={"params": request.params.model_copy(update={"response_format": None})})
+
+
 def _raw_response_type() -> Any:
     from justeval.engine.backends.aiohttp_transport import sdk_http
 
@@ -115,6 +128,7 @@ class OpenAIBackend(Backend):
         self._api_key = self._resolve_key(api_key_env)
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._structured_ok = True  # until the server rejects a response_format
         # Import the SDK now, not inside the first timed call (about a second on a cold start).
         import openai  # noqa: F401
 
@@ -139,7 +153,7 @@ class OpenAIBackend(Backend):
                 "completion": self.completion}
 
     def supports_response_format(self) -> bool:
-        return True
+        return self._structured_ok
 
     def cost_usd(self, usage: Usage) -> float | None:
         if self.base_url and not any(host in self.base_url for host in _OPENAI_HOSTS):
@@ -165,6 +179,23 @@ class OpenAIBackend(Backend):
         return self._client
 
     async def complete(self, request: Request) -> Completion:
+        if request.params.response_format is not None and not self._structured_ok:
+            request = _without_response_format(request)
+        try:
+            return await self._post(request)
+        except BackendError as exc:
+            if request.params.response_format is None or not rejects_structured_output(exc):
+                raise
+        # Many OpenAI-compatible servers (older vLLM, TGI, llama.cpp builds) refuse json_schema
+        # output: ask once more without it, and never again for this backend. The judge's
+        # prompt still asks for JSON, and the reply is parsed the same way.
+        if self._structured_ok:
+            self._structured_ok = False
+            warn(f"{self.kind}:{self.model}: the server rejected structured output (response_format); "
+                 "continuing without it")
+        return await self._post(_without_response_format(request))
+
+    async def _post(self, request: Request) -> Completion:
         client = self._get_client()
         endpoint, body = build_payload(self.model, request, completion=self.completion)
         path = "/chat/completions" if endpoint == "chat" else "/completions"
