@@ -64,6 +64,7 @@ def pairwise(
     seed: Annotated[int, typer.Option("--seed", help="bootstrap seed")] = 0,
 ) -> None:
     """Compare two runs item by item with an LLM judge, in both orders (resumable)."""
+    from justeval.console import console as make_console
     from justeval.engine.types import GenParams
     from justeval.review.pairwise import pairwise_run
     from justeval.review.pairwise_report import print_pairwise
@@ -75,7 +76,7 @@ def pairwise(
                            limit=limit, params=GenParams(temperature=temperature, max_tokens=max_tokens),
                            engine_config=config, backend_options={"base_url": base_url, "api_key_env": api_key_env},
                            retry_parse_errors=retry_parse_errors)
-    print_pairwise(summary, seed=seed)
+    print_pairwise(summary, seed=seed, console=make_console())
 
 
 @app.command("export-review")
@@ -91,13 +92,12 @@ def export_review(
                                                       "(for --stratify task)")] = None,
 ) -> None:
     """Write a blinded sample of output pairs for human labelling, and the key that unblinds it."""
-    from rich.console import Console
-
+    from justeval.console import console as make_console
     from justeval.review.export import export_review as run_export
 
     res = run_export(runs, out, n=n, seed=seed, stratify=stratify, fmt=fmt, aspects=_split(aspects),
                      instructions=instructions)
-    console = Console()
+    console = make_console()
     note = "" if res.available >= n else f" (only {res.available} available)"
     console.print(f"{len(res.key.pairs)} pair(s){note} from {len(runs)} run(s); files:")
     for f in res.files:
@@ -123,6 +123,7 @@ def import_review(
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
+    from justeval.console import console as make_console
     from justeval.review.tables import print_import_report
 
-    print_import_report(report)
+    print_import_report(report, console=make_console())

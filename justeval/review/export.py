@@ -1,5 +1,7 @@
 """`export-review`: write a blinded sample of output pairs for people to label, plus the key
-that unblinds it. Files carry no time stamps, so the same seed gives byte-identical files."""
+that unblinds it. Files carry no time stamps, so the same seed gives byte-identical files.
+Every exported row and task carries the export id, also at the end of its pair id (see
+`review.identity`)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from justeval.errors import InputError
+from justeval.errors import UsageError
 from justeval.jsonl import atomic_output
+from justeval.review.identity import fingerprint, row_id, shown_digest
 from justeval.review.records import KeyPair, ReviewKey
 from justeval.review.runs import RunOutputs, load_runs, task_types
 from justeval.review.sampling import sample_pairs
@@ -35,17 +38,23 @@ def export_review(run_paths: Sequence[str | Path], out_dir: str | Path, *, n: in
                   stratify: str | None = None, fmt: str = "csv", aspects: Sequence[str] = (),
                   instructions: Path | None = None) -> ExportResult:
     if fmt not in FORMATS:
-        raise InputError(None, f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     for a in aspects:
         if not _ASPECT.match(a):
-            raise InputError(None, f"aspect name {a!r} must be a plain identifier")
+            raise UsageError(f"aspect name {a!r} must be a plain identifier")
     runs = load_runs(run_paths)
     tasks = task_types(runs, instructions) if stratify == "task" else {}
     pairs = sample_pairs(runs, n, seed, stratify, tasks)
-    key = ReviewKey(seed=seed, n=n, stratify=stratify, label_format=fmt, aspects=list(aspects),
+    shown = [_shown(p, runs) for p in pairs]
+    for p, row in zip(pairs, shown, strict=True):
+        p.shown_digest = shown_digest(row["instruction"], row["left"], row["right"])
+    export_id = fingerprint(seed, stratify, [r.label for r in runs], pairs)
+    for row in shown:
+        row.update(pair_id=row_id(row["pair_id"], export_id), export_id=export_id)
+    key = ReviewKey(export_id=export_id, seed=seed, n=n, stratify=stratify, label_format=fmt, aspects=list(aspects),
                     runs={r.label: str(r.path) for r in runs}, pairs=pairs)
     out = Path(out_dir)
-    files = _write_items(out, fmt, [_shown(p, runs) for p in pairs], list(aspects))
+    files = _write_items(out, fmt, shown, list(aspects))
     with atomic_output(out / KEY_FILE) as fh:
         fh.write(key.model_dump_json(indent=2) + "\n")
     return ExportResult(key=key, files=[*files, out / KEY_FILE], available=len(pairs))
@@ -62,7 +71,8 @@ def _shown(pair: KeyPair, runs: Sequence[RunOutputs]) -> dict[str, str]:
 def _write_items(out: Path, fmt: str, shown: list[dict[str, str]], aspects: list[str]) -> list[Path]:
     path = out / LABEL_FILES[fmt]
     if fmt == "csv":
-        columns = ["pair_id", "instruction", "left", "right", "label", *[f"label_{a}" for a in aspects], "annotator"]
+        columns = ["pair_id", "instruction", "left", "right", "label", *[f"label_{a}" for a in aspects], "annotator",
+                   "export_id"]
         with atomic_output(path) as fh:
             writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
             writer.writeheader()

@@ -11,10 +11,12 @@ from typing import Any
 
 from justeval.errors import InputError
 from justeval.jsonl import iter_json_lines
+from justeval.review.identity import resolve, shown_digest
 from justeval.review.records import HumanLabel, ReviewKey, Side
 
 SIDES: tuple[Side, ...] = ("left", "right", "tie")
 _LABEL_KEYS = ("label", "preference")
+_SHOWN = ("instruction", "left", "right")
 
 
 def parse_side(value: Any, path: Path, where: int | None, pair_id: str | None, what: str = "label") -> Side | None:
@@ -53,8 +55,12 @@ def _from_flat(obj: dict[str, Any], path: Path, where: int | None, default_annot
             aspects[str(aspect)] = got
     annotator = obj.get("annotator")
     name = str(annotator).strip() if annotator is not None and str(annotator).strip() else default_annotator
+    export = str(obj.get("export_id") or "").strip() or None
+    texts = [obj.get(k) for k in _SHOWN]  # checked against the key only where the row has them all
+    full = all(isinstance(t, str) and t.strip() for t in texts)
+    digest = shown_digest(*[str(t) for t in texts]) if full else None
     return HumanLabel(pair_id=pid, annotator=name, label=side, aspects=aspects,
-                      source=f"{path}:{where}" if where else str(path))
+                      source=f"{path}:{where}" if where else str(path), export_id=export, shown_digest=digest)
 
 
 def _read_csv(path: Path) -> list[HumanLabel]:
@@ -101,7 +107,8 @@ def _read_label_studio(path: Path, tasks: list[Any]) -> list[HumanLabel]:
         for ann in task.get("annotations") or []:
             if not isinstance(ann, dict) or ann.get("was_cancelled"):
                 continue
-            flat: dict[str, Any] = {"pair_id": pid, "annotator": _annotator_of(ann)}
+            flat: dict[str, Any] = {k: data.get(k) for k in ("export_id", *_SHOWN)}
+            flat.update(pair_id=pid, annotator=_annotator_of(ann))
             for res in ann.get("result") or []:
                 name = res.get("from_name", "") if isinstance(res, dict) else ""
                 choices = (res.get("value") or {}).get("choices") if isinstance(res, dict) else None
@@ -132,22 +139,21 @@ def read_labels(path: str | Path) -> list[HumanLabel]:
 
 
 def load_labels(paths: Sequence[str | Path], key: ReviewKey, key_path: str | Path) -> list[HumanLabel]:
-    """Read and check labels against the key: known pair ids, known aspects, one label per
-    pair and annotator."""
-    known = {p.pair_id for p in key.pairs}
+    """Read and check labels against the key: from the key's export, known pair ids, known
+    aspects, one label per pair and annotator. Pair ids come back as the key writes them."""
+    known = {p.pair_id: p for p in key.pairs}
     seen: set[tuple[str, str]] = set()
     out: list[HumanLabel] = []
     for p in paths:
         for lab in read_labels(p):
-            where = lab.source
-            if lab.pair_id not in known:
-                raise InputError(where, f"pair id {lab.pair_id!r} is not in the key {key_path}", record=lab.pair_id)
+            where, written = lab.source, lab.pair_id
+            lab.pair_id = resolve(lab, key, key_path, known)
             extra = sorted(set(lab.aspects) - set(key.aspects))
             if extra:
                 raise InputError(where, f"aspect(s) {', '.join(extra)} not in the key (key aspects: "
-                                 f"{', '.join(key.aspects) or 'none'})", record=lab.pair_id)
+                                 f"{', '.join(key.aspects) or 'none'})", record=written)
             if (lab.pair_id, lab.annotator) in seen:
-                raise InputError(where, f"pair labelled twice by annotator {lab.annotator!r}", record=lab.pair_id)
+                raise InputError(where, f"pair labelled twice by annotator {lab.annotator!r}", record=written)
             seen.add((lab.pair_id, lab.annotator))
             out.append(lab)
     if not out:

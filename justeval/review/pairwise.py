@@ -52,6 +52,7 @@ class PairwiseSummary:
     skipped_budget: int = 0
     cost_usd: float = 0.0
     stopped_by_budget: bool = False
+    retry_parse_errors: bool = False  # this invocation asked again for parse_error orders
     wall_s: float = 0.0
     records: list[PairwiseJudgment] = field(default_factory=list)
 
@@ -126,7 +127,8 @@ def pairwise_run(run_a: str | Path, run_b: str | Path, judge: str, *, template: 
     tpl = load_template(template or "pairwise")
     asp = list(dict.fromkeys(aspects))
     path = Path(out) if out else default_path(run_a, gen_a, gen_b, judge)
-    summary = PairwiseSummary(judge=judge, path=path, generator_a=gen_a, generator_b=gen_b)
+    summary = PairwiseSummary(judge=judge, path=path, generator_a=gen_a, generator_b=gen_b,
+                              retry_parse_errors=retry_parse_errors)
     wanted = parse_ids(ids)
     shared = sorted((i for i in gens_a if i in gens_b and (wanted is None or i in wanted)), key=id_order)
     shared = shared[:limit] if limit is not None else shared

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from justeval.review.pairwise_prompt import ORDERS
 from justeval.review.records import PairwiseJudgment
 from justeval.review.tables import rates_table
 from justeval.review.winrates import outcome_rates
@@ -51,6 +52,20 @@ def print_pairwise(summary: Any, *, seed: int = 0, console: Console | None = Non
         console.print(rates_table("Verdicts per aspect", rates["by_aspect"], OUTCOMES, label="aspect"))
     console.print(f"inconsistent = the two orders disagree (position bias); score = A + half of tie and "
                   f"inconsistent. Records: {summary.path}")
-    if summary.errors or summary.parse_errors or summary.stopped_by_budget:
-        console.print("some comparisons are unfinished (error, parse_error or budget); run the same command "
-                      "again to retry failed calls")
+    for hint in unfinished_hints(summary.records, retry_parse_errors=summary.retry_parse_errors):
+        console.print(hint)
+
+
+def unfinished_hints(records: Sequence[PairwiseJudgment], *, retry_parse_errors: bool) -> list[str]:
+    """What a rerun would do about unfinished orders: failed or unsent ones are asked again;
+    parse errors only with --retry-parse-errors."""
+    verdicts = [r.orders.get(o) for r in records for o in ORDERS]
+    parse = sum(v is not None and v.status == "parse_error" for v in verdicts)
+    again = sum(v is None or v.status == "error" for v in verdicts) + (parse if retry_parse_errors else 0)
+    hints = []
+    if again:
+        hints.append(f"{again} order(s) failed or were not sent: run the same command again to retry them")
+    if parse and not retry_parse_errors:
+        hints.append(f"{parse} order(s) got replies that could not be parsed: a rerun keeps them as parse_error; "
+                     "add --retry-parse-errors to ask again")
+    return hints

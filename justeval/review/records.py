@@ -67,7 +67,8 @@ class PairwiseJudgment(BaseModel):
 
 
 class KeyPair(BaseModel):
-    """What a blinded pair hides: which model was shown on which side."""
+    """What a blinded pair hides: which model was shown on which side. `shown_digest`: a
+    digest of the instruction and the two outputs as shown (see `review.identity`)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -80,6 +81,7 @@ class KeyPair(BaseModel):
     model_b: str
     left: str
     right: str
+    shown_digest: str | None = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -88,12 +90,14 @@ class KeyPair(BaseModel):
 
 
 class ReviewKey(BaseModel):
-    """The key file of an export (`key.json`): never give it to annotators."""
+    """The key file of an export (`key.json`): never give it to annotators. `export_id`
+    identifies the export (None in keys written before it existed)."""
 
     model_config = ConfigDict(extra="ignore")
 
     format: Literal["justeval-review-key"] = "justeval-review-key"
     version: int = 1
+    export_id: str | None = None
     seed: int
     n: int
     stratify: str | None = None
@@ -104,10 +108,13 @@ class ReviewKey(BaseModel):
 
 
 class HumanLabel(BaseModel):
-    """One annotator's choice on one pair, as shown (left / right / tie)."""
+    """One annotator's choice on one pair, as shown (left / right / tie). `export_id` and
+    `shown_digest` come from the row where it carries them (checked against the key)."""
 
     pair_id: str
     annotator: str
     label: Side
     aspects: dict[str, Side] = Field(default_factory=dict)
     source: str = ""
+    export_id: str | None = None
+    shown_digest: str | None = None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from justeval.errors import InputError
+from justeval.errors import UsageError
 from justeval.records import ItemId
 from justeval.review.records import KeyPair
 from justeval.review.runs import RunOutputs
@@ -33,7 +33,7 @@ def stratum_of(item: ItemId, runs: Sequence[RunOutputs], stratify: str | None,
     if stratify == "task":
         found = tasks.get(item) or []
         return found[0] if found else "(none)"
-    raise InputError(None, f"--stratify must be one of {', '.join(STRATA)}, not {stratify!r}")
+    raise UsageError(f"--stratify must be one of {', '.join(STRATA)}, not {stratify!r}")
 
 
 def quotas(sizes: dict[str, int], capacity: dict[str, int], n: int) -> dict[str, int]:
@@ -64,9 +64,9 @@ def sample_pairs(runs: Sequence[RunOutputs], n: int, seed: int, stratify: str | 
                  tasks: dict[ItemId, list[str]] | None = None) -> list[KeyPair]:
     """A blinded sample of up to n (item, model pair) units, left/right randomised per pair."""
     if len(runs) < 2:
-        raise InputError(None, "export-review needs at least two runs")
+        raise UsageError("export-review needs at least two runs")
     if n < 1:
-        raise InputError(None, "--n must be at least 1")
+        raise UsageError("--n must be at least 1")
     rng = np.random.default_rng(seed)
     model_pairs = list(itertools.combinations(range(len(runs)), 2))
     all_ids = sorted({i for r in runs for i in r.outputs}, key=id_order)
@@ -74,7 +74,7 @@ def sample_pairs(runs: Sequence[RunOutputs], n: int, seed: int, stratify: str | 
              for i in all_ids}
     items = [i for i in all_ids if pairs[i]]
     if not items:
-        raise InputError(None, "the runs have no item answered by two of them")
+        raise UsageError("the runs have no item answered by two of them")
     strata: dict[str, list[ItemId]] = {}
     for it in items:
         strata.setdefault(stratum_of(it, runs, stratify, tasks or {}), []).append(it)

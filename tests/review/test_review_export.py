@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from justeval.errors import InputError
+from justeval.errors import UsageError
 from justeval.review.export import export_review
 
 from .helpers_review import SAFETY_FROM, make_run, output_of
@@ -30,7 +30,8 @@ def test_export_hides_models_and_key_maps_each_side(runs: list[Path], tmp_path: 
     export_review(runs, out, n=12, seed=5)
     rows = list(csv.DictReader((out / "pairs.csv").open(encoding="utf-8")))
     key = read_key(out)
-    assert len(rows) == 12 and [r["pair_id"] for r in rows] == [p["pair_id"] for p in key["pairs"]]
+    assert len(rows) == 12 and [r["pair_id"] for r in rows] == [f"{p['pair_id']}-{key['export_id']}"
+                                                                for p in key["pairs"]]
     shown = (out / "pairs.csv").read_text(encoding="utf-8")
     assert "alpha" not in shown and "beta" not in shown
     for row, pair in zip(rows, key["pairs"], strict=True):
@@ -38,7 +39,8 @@ def test_export_hides_models_and_key_maps_each_side(runs: list[Path], tmp_path: 
         assert row["left"] == output_of(pair["left"], pair["id"])
         assert row["right"] == output_of(pair["right"], pair["id"])
         assert row["instruction"] == f"question {pair['id']}" and row["label"] == ""
-        assert set(row) == {"pair_id", "instruction", "left", "right", "label", "annotator"}
+        assert set(row) == {"pair_id", "instruction", "left", "right", "label", "annotator", "export_id"}
+        assert row["export_id"] == key["export_id"]
     assert len({p["id"] for p in key["pairs"]}) == 12  # distinct items first
     assert Counter(p["left"] for p in key["pairs"]).keys() == {"alpha", "beta"}  # order randomised
 
@@ -81,7 +83,8 @@ def test_label_studio_export_has_tasks_and_a_labeling_config(runs: list[Path], t
     out = tmp_path / "ls"
     export_review(runs, out, n=4, seed=1, fmt="label-studio", aspects=["helpfulness", "clarity"])
     tasks = json.loads((out / "tasks.json").read_text(encoding="utf-8"))
-    assert len(tasks) == 4 and set(tasks[0]["data"]) == {"pair_id", "instruction", "left", "right"}
+    assert len(tasks) == 4 and set(tasks[0]["data"]) == {"pair_id", "instruction", "left", "right", "export_id"}
+    assert {t["data"]["export_id"] for t in tasks} == {read_key(out)["export_id"]}
     root = ET.fromstring((out / "labeling_config.xml").read_text(encoding="utf-8"))
     choices = {c.get("name"): [x.get("value") for x in c.iter("Choice")] for c in root.iter("Choices")}
     assert choices == {n: ["Left", "Right", "Tie"] for n in ("preference", "aspect_helpfulness", "aspect_clarity")}
@@ -90,8 +93,9 @@ def test_label_studio_export_has_tasks_and_a_labeling_config(runs: list[Path], t
 
 
 def test_export_needs_two_runs(runs: list[Path], tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="at least two runs"):
+    with pytest.raises(UsageError, match="at least two runs") as err:
         export_review(runs[:1], tmp_path / "r", n=3, seed=0)
+    assert err.value.exit_code == 2
 
 
 def test_stratify_by_task_reads_task_types_from_an_instructions_file(runs: list[Path], tmp_path: Path) -> None:
