@@ -30,6 +30,12 @@ class InputError(JustevalError):
         super().__init__(f"{where}: {message}")
 
 
+class UsageError(JustevalError):
+    """An option value that cannot work (an unknown choice, a file that is not there): exit code 2."""
+
+    exit_code = 2
+
+
 class SourceUnavailableError(JustevalError):
     """A dataset or URL could not be reached (for example without network)."""
 

@@ -112,13 +112,21 @@ def assemble_cmd(
     strict: Annotated[bool, typer.Option("--strict", help="exit 1 when an unexpected difference is found")] = False,
 ) -> None:
     """Build the set from its source datasets as the recipe says, and report how it differs from the published one."""
-    from justeval.errors import JustevalError
+    from justeval.errors import JustevalError, SourceUnavailableError
     from justeval.instructions.assemble import assemble
     from justeval.instructions.export import write_instructions
+    from justeval.instructions.load import load_instructions
     from justeval.instructions.recipe import load_recipe
 
     rec = load_recipe(recipe)
-    ref = None if no_reference else (reference or rec.published)
+    ref_source = None if no_reference else (reference or rec.published)
+    ref = None
+    if ref_source is not None:
+        try:
+            ref = load_instructions(ref_source)
+        except SourceUnavailableError as exc:
+            raise SourceUnavailableError(f"cannot load the published set {ref_source!r} to compare with and take "
+                                         "tags from: pass --reference with a local copy, or --no-reference") from exc
     result = assemble(rec, source_dir=source_dir, sources=dict(_source_paths(source)), seed=seed, reference=ref)
     write_instructions(out, result.items)
     for line in result.report_lines():

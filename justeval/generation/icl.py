@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from justeval.errors import InputError, JustevalError
+from justeval.errors import InputError, UsageError
 from justeval.jsonl import iter_json_lines
 
 SelectMode = Literal["fixed", "random", "similar"]
@@ -113,9 +113,9 @@ class ExampleSelector:
 
     def __init__(self, pool: list[Example], shots: int, mode: str, seed: int = 0) -> None:
         if mode not in SELECT_MODES:
-            raise JustevalError(f"unknown --select {mode!r} (choose from {', '.join(SELECT_MODES)})")
+            raise UsageError(f"unknown --select {mode!r} (choose from {', '.join(SELECT_MODES)})")
         if shots < 0:
-            raise JustevalError("--shots must be >= 0")
+            raise UsageError("--shots must be >= 0")
         self.pool, self.shots, self.mode, self.seed = pool, shots, mode, seed
         self._bm25 = BM25([ex.instruction for ex in pool]) if mode == "similar" else None
 

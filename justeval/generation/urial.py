@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from justeval.errors import InputError, JustevalError, SourceUnavailableError
+from justeval.errors import InputError, SourceUnavailableError, UsageError
 
 FENCE = "```"
 QUERY_HEADING = "# Query:"
@@ -86,6 +86,9 @@ def clean_output(text: str) -> str:
     if cut >= 0:
         text = text[:cut]
     text = text.strip()
+    head, _, tail = text.rpartition("\n")
+    if head and len(tail.strip()) >= 3 and QUERY_HEADING.startswith(tail.strip()):
+        text = head.strip()  # the next query's heading, cut short by max_tokens ("# Que")
     lines = text.split("\n")
     fences = [i for i, line in enumerate(lines) if _FENCE_LINE.match(line)]
     if fences and len(fences) % 2 == 1:
@@ -113,7 +116,7 @@ def load_urial(spec: str, *, timeout: float = 30.0) -> UrialPrompt:
         if not text.strip():
             raise InputError(path, "URIAL prompt file is empty")
         return UrialPrompt(name=path.stem, source=str(path.resolve()), text=text)
-    raise JustevalError(f"--urial {spec!r} is neither a built-in prompt ({', '.join(BUILTIN)}), "
+    raise UsageError(f"--urial {spec!r} is neither a built-in prompt ({', '.join(BUILTIN)}), "
                         "an existing file nor an http(s) URL")
 
 

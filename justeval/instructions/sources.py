@@ -105,8 +105,12 @@ def _ordered(spec: SourceSpec, rows: list[SourceRow]) -> list[SourceRow]:
 
 
 def read_remote(spec: SourceSpec) -> list[SourceRow]:
-    """Fetch a source from its public home (hub via `datasets`, or a plain URL)."""
+    """Fetch a source from its public home: the file at its `url` when the recipe names one
+    (hub repositories whose loading script `datasets` no longer runs publish plain files too),
+    else the hub dataset through `datasets`."""
     hint = f"pass a local copy with --source-dir or --source {spec.name}=PATH"
+    if spec.url:
+        return _read_url(spec, spec.url, hint)
     if spec.hf:
         from justeval.instructions.load import _offline_unless_reachable
 
@@ -125,19 +129,38 @@ def read_remote(spec: SourceSpec) -> list[SourceRow]:
                                          f"({first[:200]}); {hint}") from exc
         rows = [_row(spec, obj, (f"hf:{hf['id']}", None, i)) for i, obj in enumerate(records)]
         return _ordered(spec, rows)
-    if spec.url:
-        import os
-        import urllib.request
-
-        if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
-            raise SourceUnavailableError(f"offline mode: cannot fetch source {spec.name!r} from {spec.url}; {hint}")
-        try:
-            with urllib.request.urlopen(spec.url, timeout=20) as resp:  # the URL named by the recipe
-                text = resp.read().decode("utf-8")
-        except Exception as exc:
-            raise SourceUnavailableError(f"cannot fetch source {spec.name!r} from {spec.url} ({exc}); {hint}") from exc
-        return [SourceRow(text=t.strip()) for t in text.splitlines() if t.strip()]
     raise SourceUnavailableError(f"source {spec.name!r} has no public home in the recipe; {hint}")
+
+
+def _read_url(spec: SourceSpec, url: str, hint: str) -> list[SourceRow]:
+    """A .json list, .jsonl records or a text file (one instruction a line) at `url`; files on
+    huggingface.co are sent $HF_TOKEN, as gated datasets (LIMA) need."""
+    import os
+    import tempfile
+    import urllib.parse
+    import urllib.request
+
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        raise SourceUnavailableError(f"offline mode: cannot fetch source {spec.name!r} from {url}; {hint}")
+    request = urllib.request.Request(url)
+    token = os.environ.get("HF_TOKEN")
+    if token and urllib.parse.urlparse(url).hostname == "huggingface.co":
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:  # the URL named by the recipe
+            data = resp.read()
+    except Exception as exc:
+        raise SourceUnavailableError(f"cannot fetch source {spec.name!r} from {url} ({exc}); {hint}") from exc
+    suffix = Path(urllib.parse.urlparse(url).path).suffix
+    if spec.text == "line" or suffix not in (".json", ".jsonl"):
+        return [SourceRow(text=t.strip()) for t in data.decode("utf-8").splitlines() if t.strip()]
+    with tempfile.TemporaryDirectory() as tmp:  # parsed as a local copy would be, errors naming the URL
+        path = Path(tmp) / f"{spec.name}{suffix}"
+        path.write_bytes(data)
+        try:
+            return read_local(spec, path)
+        except InputError as exc:
+            raise InputError(url, exc.message, line=exc.line, record=exc.record) from exc
 
 
 def read_source(spec: SourceSpec, path: Path | None) -> list[SourceRow]:

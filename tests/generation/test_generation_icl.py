@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from justeval.errors import InputError, JustevalError
+from justeval.errors import InputError, UsageError
 from justeval.generation.icl import BM25, Example, ExampleSelector, load_pool
 
 POOL = [
@@ -82,9 +82,10 @@ def test_bm25_matches_the_formula_on_a_tiny_corpus() -> None:
 
 
 def test_unknown_mode_and_negative_shots_are_rejected() -> None:
-    with pytest.raises(JustevalError, match="--select"):
+    with pytest.raises(UsageError, match="--select") as err:
         ExampleSelector(POOL, 2, "nearest")
-    with pytest.raises(JustevalError, match="--shots"):
+    assert err.value.exit_code == 2
+    with pytest.raises(UsageError, match="--shots"):
         ExampleSelector(POOL, -1, "fixed")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from justeval.errors import InputError, JustevalError, SourceUnavailableError
+from justeval.errors import InputError, SourceUnavailableError, UsageError
 from justeval.generation.urial import clean_output, format_query, load_urial
 
 TICKS = "`" * 3
@@ -76,6 +76,11 @@ def test_builtin_prompt_has_three_examples_in_the_same_layout() -> None:
     (f"Use this:\n{TICKS}python\nprint(1)\n{TICKS}\nDone.\n{TICKS}\n",
      f"Use this:\n{TICKS}python\nprint(1)\n{TICKS}\nDone."),
     (f"Code:\n{TICKS}\nx = 1\n{TICKS}", f"Code:\n{TICKS}\nx = 1\n{TICKS}"),
+    # max_tokens ran out inside the next query's heading, before the stop string was complete
+    (f"The answer is 4.\n{TICKS}\n\n# Que", "The answer is 4."),
+    (f"The answer is 4.\n{TICKS}\n\n# Query", "The answer is 4."),
+    ("A list:\n# Qu", "A list:"),
+    ("Keep a markdown heading:\n# Quantum", "Keep a markdown heading:\n# Quantum"),
 ])
 def test_clean_output_keeps_the_answer_only(raw: str, expected: str) -> None:
     assert clean_output(raw) == expected
@@ -86,7 +91,7 @@ def test_urial_from_file_and_bad_specs(tmp_path: Path) -> None:
     f.write_text("Be kind.\n", encoding="utf-8")
     loaded = load_urial(str(f))
     assert loaded.text == "Be kind.\n" and loaded.name == "mine"
-    with pytest.raises(JustevalError, match="neither a built-in"):
+    with pytest.raises(UsageError, match="neither a built-in"):  # exit code 2, like other bad input
         load_urial(str(tmp_path / "missing.txt"))
     (tmp_path / "empty.txt").write_text("  \n", encoding="utf-8")
     with pytest.raises(InputError, match="empty"):

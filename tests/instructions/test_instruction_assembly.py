@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +181,79 @@ def test_mt_bench_hub_form_keeps_its_order_and_prompt_id(tiny: tuple[Path, Path]
     (src / "mt/q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in hub_form), encoding="utf-8")
     got = [(i.instruction, i.source_id) for i in assemble(recipe, source_dir=src).items if i.dataset == "mt"]
     assert got == [("hub first", "mt-111-stem"), ("hub second", "mt-222-math")]
+
+
+@pytest.fixture
+def file_server(tiny: tuple[Path, Path]) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """The tiny sources served over HTTP on 127.0.0.1: (base URL, headers of each request)."""
+    _, src = tiny
+    seen: list[dict[str, str]] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(src), **kwargs)
+
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            super().do_GET()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_sources_with_a_url_are_fetched_as_plain_files(tiny: tuple[Path, Path], file_server: tuple[str, list[Any]],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """How the shipped recipe reaches AlpacaEval and LIMA, whose hub loading scripts `datasets`
+    no longer runs: JSON, JSONL and text files fetched from their URL, parsed like local copies."""
+    recipe_path, src = tiny
+    base, seen = file_server
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_for_the_hub_only")
+    recipe = load_recipe(recipe_path)
+    remote = {"alpaca_eval": "ae/ae.json", "lima": "lima/test.jsonl", "malicious_instruct": "mi/mi.txt"}
+    for spec in recipe.sources:
+        if spec.name in remote:
+            spec.url, spec.local = f"{base}/{remote[spec.name]}", None
+    local_only = {k: src / v for k, v in {"mt_bench": "mt/q.jsonl", "red_team": "rt/rt.json"}.items()}
+    fetched = assemble(recipe, sources=local_only).items
+    assert fetched == assemble(recipe_path, source_dir=src).items
+    assert len(seen) == 3 and not any("Authorization" in h for h in seen)  # the token goes to huggingface.co only
+
+
+def test_a_bad_record_at_a_url_names_the_url(tiny: tuple[Path, Path], file_server: tuple[str, list[Any]]) -> None:
+    recipe_path, src = tiny
+    base, _ = file_server
+    (src / "lima/test.jsonl").write_text('{"conversations": ["ok", "a"]}\n{"conversations": []}\n')
+    recipe = load_recipe(recipe_path)
+    lima = next(s for s in recipe.sources if s.name == "lima")
+    lima.url, lima.local = f"{base}/lima/test.jsonl", None
+    with pytest.raises(InputError) as err:
+        assemble(recipe, source_dir=src)
+    assert str(err.value).startswith(f"{base}/lima/test.jsonl:2")
+
+
+def test_shipped_recipe_fetches_the_script_based_hub_sources_as_files() -> None:
+    by_name = {s.name: s for s in load_recipe().sources}
+    assert by_name["alpaca_eval"].url == \
+        "https://huggingface.co/datasets/tatsu-lab/alpaca_eval/resolve/main/alpaca_eval.json"
+    assert by_name["lima"].url == "https://huggingface.co/datasets/GAIR/lima/resolve/main/test.jsonl"
+
+
+def test_assemble_offline_without_a_reference_names_the_assemble_options(
+        tiny: tuple[Path, Path], tmp_path: Path, cli: CliRun, monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe, src = tiny
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    code, _, err = cli("instructions", "assemble", "--recipe", str(recipe), "--source-dir", str(src),
+                       "--out", str(tmp_path / "x.jsonl"), "--reference", "someone/not-cached-here")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--reference" in err and "--no-reference" in err and "--instructions" not in err
+    assert not (tmp_path / "x.jsonl").exists()
