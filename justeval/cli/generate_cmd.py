@@ -109,6 +109,8 @@ def generate(
         instructions_source=source, selection=sel, meta={"command": command_line(ctx)},
         backend_options={"base_url": base_url, "api_key_env": api_key_env, "completion": completion or None})
     print_generate_summary(summary)
+    if summary.errors and not summary.ok and not summary.already_done:
+        raise typer.Exit(1)  # nothing usable at all: a chained `&& justeval judge` should not go on
 
 
 @app.command("import")
@@ -137,3 +139,17 @@ def import_cmd(
     Console().print(f"imported {summary.records} outputs of {summary.generator} ({summary.file_format}) "
                     f"into {summary.path}")
 
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="run directory holding generations.jsonl")],
+    out: Annotated[Path, typer.Option("--out", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="just-eval (a JSON list, as the original just-eval scripts "
+                                     "read) | alpaca-eval (model_outputs.json) | jsonl")] = "just-eval",
+) -> None:
+    """Write a run's outputs (the latest ok one per item, in id order) for other tools."""
+    from justeval.generation import export_outputs
+
+    summary = export_outputs(run_dir, out, fmt)
+    note = f"; {summary.left_out} item(s) without an ok output left out" if summary.left_out else ""
+    typer.echo(f"wrote {summary.written} outputs to {summary.path}{note}", err=True)

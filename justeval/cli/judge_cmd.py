@@ -82,3 +82,5 @@ def judge(
         backend_options=backend_options, dry_run=dry_run, retry_parse_errors=retry_parse_errors,
         command=command_line(ctx))
     print_summaries(summaries, dry_run=dry_run)
+    if any(s.errors for s in summaries) and not any(s.ok or s.parse_errors or s.already_done for s in summaries):
+        raise typer.Exit(1)  # every call failed: nothing was judged

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from justeval.generation.export import ExportSummary, export_outputs
 from justeval.generation.importer import ImportSummary, import_outputs
 from justeval.generation.resume import latest_generations
 from justeval.generation.run import GenerateSummary, generate
 
-__all__ = ["GenerateSummary", "ImportSummary", "generate", "import_outputs", "latest_generations"]
+__all__ = ["ExportSummary", "GenerateSummary", "ImportSummary", "export_outputs", "generate", "import_outputs",
+           "latest_generations"]

@@ -6,13 +6,17 @@ file:// and from any static host, with no CDN and no server. Jinja2 autoescapes 
 and judge string; the item data travels as JSON inside `<script type="application/json">`
 with `<`, `>` and `&` written as \\u escapes (no text can close the script element), and the
 page's JS inserts it with textContent only.
+
+The page is streamed to disk: the template is rendered piece by piece and the item data is
+encoded one item at a time, so a large board (50 models x 1,000 items is ~65 MB of page) never
+exists as one string, nor as its JSON plus its escaped copies plus the joined page.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -138,9 +142,26 @@ def _instruction(mi: ModelItems, k: int) -> str:
     return mi.instructions[k]
 
 
-def render_page(board: Leaderboard, models: Sequence[ModelItems] = (),
-                tags: Mapping[ItemId, Instruction] | None = None, *, with_items: bool = True,
-                svg_file: str | None = None, title: str = "justeval leaderboard") -> str:
+def items_chunks(data: Mapping[str, Any], size: int = 1 << 16) -> Iterator[Markup]:
+    """`script_json(data)` in pieces of about `size` characters, encoding one item at a time."""
+    yield Markup('{"models":') + script_json(data["models"]) + Markup(',"aspects":') + \
+        script_json(data["aspects"]) + Markup(',"items":[')
+    buf: list[str] = []
+    filled = 0
+    for k, item in enumerate(data["items"]):
+        text = script_json(item)
+        buf.append("," + text if k else text)
+        filled += len(text) + 1
+        if filled >= size:
+            yield Markup("".join(buf))
+            buf, filled = [], 0
+    yield Markup("".join(buf) + "]}")
+
+
+def iter_page(board: Leaderboard, models: Sequence[ModelItems] = (),
+              tags: Mapping[ItemId, Instruction] | None = None, *, with_items: bool = True,
+              svg_file: str | None = None, title: str = "justeval leaderboard") -> Iterator[str]:
+    """The page as a stream of text pieces (see `render_page`)."""
     from justeval import __version__
 
     header, diag = diagnostics_rows(board)
@@ -148,29 +169,42 @@ def render_page(board: Leaderboard, models: Sequence[ModelItems] = (),
     judges = sorted({j for r in board.rows for s in r.aspects.values() for j in s.judges})
     templates = sorted({f"{t['name']}@{t['hash']}" for r in board.rows for s in r.aspects.values()
                         for t in s.templates})
+    has_items = bool(with_items and models)
     context = {
         "title": title, "version": __version__, "settings": board.settings, "models": [r.model for r in board.rows],
         "judges": judges, "templates": templates, "aspects": board.aspects, "count_columns": COUNT_COLUMNS,
         "rows": _rows(board), "notes": footnotes(board), "svg": Markup(render_svg(board)), "svg_file": svg_file,
         "diag_header": header, "diag_rows": diag_rows, "breakdowns": _breakdowns(board),
-        "has_items": bool(with_items and models),
-        "items_json": script_json(item_data(board, models, tags)) if with_items and models else "",
+        "has_items": has_items,
+        "items_chunks": items_chunks(item_data(board, models, tags)) if has_items else iter(()),
         "css": Markup((TEMPLATES / "site.css").read_text("utf-8")),
         "js": Markup((TEMPLATES / "site.js").read_text("utf-8")),
     }
-    return _env().get_template("index.html.j2").render(**context)
+    return _env().get_template("index.html.j2").generate(**context)
+
+
+def render_page(board: Leaderboard, models: Sequence[ModelItems] = (),
+                tags: Mapping[ItemId, Instruction] | None = None, *, with_items: bool = True,
+                svg_file: str | None = None, title: str = "justeval leaderboard") -> str:
+    """The whole page as one string (fine for a page without items; `publish_site` streams)."""
+    return "".join(iter_page(board, models, tags, with_items=with_items, svg_file=svg_file, title=title))
 
 
 def publish_site(board: Leaderboard, models: Sequence[ModelItems], out: str | Path,
                  tags: Mapping[ItemId, Instruction] | None = None) -> list[Path]:
     """Write the site into `out`; returns the files written."""
     out = Path(out)
-    files = {"chart.svg": render_svg(board), "leaderboard.json": json_dumps(board), "leaderboard.csv": to_csv(board),
-             "index.html": render_page(board, models, tags, svg_file="chart.svg")}
+    files: dict[str, str | Iterator[str]] = {
+        "chart.svg": render_svg(board), "leaderboard.json": json_dumps(board), "leaderboard.csv": to_csv(board),
+        "index.html": iter_page(board, models, tags, svg_file="chart.svg")}
     written = []
     for name, text in files.items():
         with atomic_output(out / name) as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                for piece in text:
+                    fh.write(piece)
         (out / name).chmod(0o644)  # a site is for reading: not the private mode of a temp file
         written.append(out / name)
     return written

@@ -2,8 +2,14 @@
 mean and a bar for the 95% CI. Rendered at build time to SVG (no JavaScript, no fonts to
 fetch), so it shows the same inline in the page, as a file in a paper, or in a README.
 
-Each panel zooms to the range its models occupy (in half points), because differences of a
-tenth of a point are invisible on the full 1-5 scale; the tick labels say where it is.
+Every panel uses one shared x scale, so a dot further right is a higher score in every panel
+and aspects can be compared by eye. The scale covers the range all panels' means and CIs
+occupy (snapped to half points, or whole points when wider than two), not always 1-5,
+because differences of a tenth of a point are invisible on the full scale; the tick labels
+say where it is. Panels wrap into rows so the chart is at most MAX_WIDTH wide, and it carries
+a viewBox, so the page can shrink it to its column (`width: 100%`) without cutting panels off.
+Tick labels stay inside their own panel (the first is left-aligned to its tick, the last
+right-aligned), so labels of neighbouring panels never run into each other.
 """
 
 from __future__ import annotations
@@ -18,11 +24,16 @@ import jinja2
 from justeval.leaderboard.tables import Leaderboard
 from justeval.paths import data_dir
 
-ROW = 18
-PANEL = 150
-GAP = 40
-TOP = 58
-BOTTOM_MARGIN = 26
+ROW = 18            # height of one model's row
+PANEL = 130         # width of one panel's plot area
+GAP = 28            # space between panels
+TITLE = 30          # chart title band
+PANEL_HEAD = 28     # panel titles above the plot area
+AXIS = 24           # tick labels below the plot area
+ROW_GAP = 14        # space between rows of panels
+RIGHT = 12          # right margin
+MAX_WIDTH = 1280    # panels wrap into rows beyond this (the page column is ~1340 px at 1400)
+TICK_FONT = 10
 
 
 @lru_cache(maxsize=1)
@@ -39,21 +50,31 @@ class _Series:
     average: bool = False
 
 
-def _domain(values: list[tuple[float, float, float]]) -> tuple[float, float]:
-    nums = [v for triple in values for v in triple if not math.isnan(v)]
+def shared_domain(series: list[list[tuple[float, float, float]]]) -> tuple[float, float]:
+    """The one x range of every panel: all means and CI ends, within the 1-5 score scale."""
+    nums = [v for values in series for triple in values for v in triple if not math.isnan(v)]
     if not nums:
         return 1.0, 5.0
     lo = max(1.0, math.floor(min(nums) * 2) / 2)
     hi = min(5.0, math.ceil(max(nums) * 2) / 2)
+    if hi - lo > 2:  # ticks go in whole points: make both ends ticks
+        lo, hi = max(1.0, math.floor(lo)), min(5.0, math.ceil(hi))
     if hi - lo < 0.5:
         lo, hi = max(1.0, hi - 0.5), max(hi, lo + 0.5)
     return lo, hi
 
 
-def _ticks(lo: float, hi: float) -> list[float]:
+def ticks(lo: float, hi: float) -> list[float]:
     step = 0.5 if hi - lo <= 2 else 1.0
-    start = math.ceil(lo / step) * step
+    start = math.ceil(lo / step - 1e-9) * step
     return [round(start + k * step, 2) for k in range(int((hi - start) / step + 1e-9) + 1)]
+
+
+def _layout(n_panels: int, label_width: int) -> tuple[int, int]:
+    """(columns, rows) of panels: as many columns as fit MAX_WIDTH, rows balanced."""
+    fit = max(1, (MAX_WIDTH - label_width - RIGHT + GAP) // (PANEL + GAP))
+    rows = max(1, math.ceil(n_panels / fit))
+    return max(1, math.ceil(n_panels / rows)), rows
 
 
 def chart_context(board: Leaderboard, title: str = "Judge scores by aspect (95% CI)") -> dict[str, Any]:
@@ -63,29 +84,42 @@ def chart_context(board: Leaderboard, title: str = "Judge scores by aspect (95% 
                           else (math.nan,) * 3 for r in board.rows]) for a in board.aspects]
     series.append(_Series("average", [(r.average.mean, r.average.ci_low, r.average.ci_high) for r in board.rows],
                           average=True))
-    top, bottom = TOP, TOP + ROW * max(len(models), 1)
-    panels = []
-    for k, s in enumerate(series):
-        x0 = label_width + k * (PANEL + GAP)
-        lo, hi = _domain(s.values)
+    lo, hi = shared_domain([s.values for s in series])
+    scale = ticks(lo, hi)
+    cols, n_rows = _layout(len(series), label_width)
+    plot_height = ROW * max(len(models), 1)
+    block = PANEL_HEAD + plot_height + AXIS
+    rows = []
+    for r in range(n_rows):
+        top = TITLE + r * (block + ROW_GAP) + PANEL_HEAD
+        bottom = top + plot_height
+        panels = []
+        for c, s in enumerate(series[r * cols:(r + 1) * cols]):
+            x0 = label_width + c * (PANEL + GAP)
 
-        def sx(v: float, x0: float = x0, lo: float = lo, hi: float = hi) -> float:
-            return round(x0 + (min(max(v, lo), hi) - lo) / (hi - lo) * PANEL, 2)
+            def sx(v: float, x0: float = x0) -> float:
+                return round(x0 + (min(max(v, lo), hi) - lo) / (hi - lo) * PANEL, 2)
 
-        marks = []
-        for i, (mean, clo, chi) in enumerate(s.values):
-            if math.isnan(mean):
-                continue
-            has_ci = not (math.isnan(clo) or math.isnan(chi))
-            tip = f"{models[i]} - {s.title}: {mean:.3f}" + (f" [{clo:.3f}, {chi:.3f}]" if has_ci else "")
-            marks.append({"y": top + ROW * i + ROW / 2, "cx": sx(mean), "x1": sx(clo) if has_ci else None,
-                          "x2": sx(chi) if has_ci else None, "tooltip": tip})
-        panels.append({"x": x0, "width": PANEL, "title": s.title, "average": s.average, "marks": marks,
-                       "ticks": [{"x": sx(t), "label": f"{t:g}"} for t in _ticks(lo, hi)]})
-    labels = [{"y": top + ROW * i + ROW / 2, "text": m} for i, m in enumerate(models)]
-    width = label_width + len(series) * (PANEL + GAP)
-    return {"title": title, "width": width, "height": bottom + BOTTOM_MARGIN, "top": top, "bottom": bottom,
-            "label_width": label_width, "labels": labels, "panels": panels}
+            marks = []
+            for i, (mean, clo, chi) in enumerate(s.values):
+                if math.isnan(mean):
+                    continue
+                has_ci = not (math.isnan(clo) or math.isnan(chi))
+                tip = f"{models[i]} - {s.title}: {mean:.3f}" + (f" [{clo:.3f}, {chi:.3f}]" if has_ci else "")
+                marks.append({"y": top + ROW * i + ROW / 2, "cx": sx(mean), "x1": sx(clo) if has_ci else None,
+                              "x2": sx(chi) if has_ci else None, "tooltip": tip})
+            tick_marks = []
+            for k, t in enumerate(scale):
+                anchor = "start" if k == 0 and len(scale) > 1 else "end" if k == len(scale) - 1 else "middle"
+                tick_marks.append({"x": sx(t), "label": f"{t:g}", "anchor": anchor})
+            panels.append({"x": x0, "width": PANEL, "title": s.title, "average": s.average, "marks": marks,
+                           "ticks": tick_marks})
+        labels = [{"y": top + ROW * i + ROW / 2, "text": m} for i, m in enumerate(models)]
+        rows.append({"top": top, "bottom": bottom, "labels": labels, "panels": panels})
+    width = label_width + cols * (PANEL + GAP) - GAP + RIGHT
+    height = TITLE + n_rows * block + (n_rows - 1) * ROW_GAP
+    return {"title": title, "width": width, "height": height, "label_width": label_width, "rows": rows,
+            "domain": (lo, hi), "tick_font": TICK_FONT}
 
 
 def render_svg(board: Leaderboard, title: str = "Judge scores by aspect (95% CI)") -> str:

@@ -14,18 +14,42 @@
     return (raw || "").toLowerCase();
   }
 
+  function compareValues(x, y) {
+    if (x === null && y === null) return 0;
+    if (x === null) return 1;             /* empty cells last, either direction */
+    if (y === null) return -1;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+
+  function columnIndex(table, key) {
+    var cells = table.tHead.rows[0].cells;
+    for (var i = 0; i < cells.length; i++) if (cells[i].getAttribute("data-key") === key) return i;
+    return -1;
+  }
+
+  /* Rows equal in the sorted column are ordered by a fixed rule, never by whatever order an
+     earlier sort left: the average (best first) where the table has one, then the name column
+     (the model, or the first column) A to Z, then the order the page was built in. */
   function sortTable(table, index, direction) {
     var th = table.tHead.rows[0].cells[index];
     var type = th.getAttribute("data-type") || "text";
     var body = table.tBodies[0];
     var rows = Array.prototype.slice.call(body.rows);
+    var avg = columnIndex(table, "average"), name = columnIndex(table, "model");
+    if (name < 0) name = 0;
     rows.sort(function (a, b) {
       var x = cellValue(a, index, type), y = cellValue(b, index, type);
-      if (x === null && y === null) return 0;
-      if (x === null) return 1;           /* empty cells last, either direction */
-      if (y === null) return -1;
-      var c = x < y ? -1 : x > y ? 1 : 0;
-      return direction === "ascending" ? c : -c;
+      var c = compareValues(x, y);
+      if (c !== 0) return x === null || y === null ? c : (direction === "ascending" ? c : -c);
+      if (avg >= 0 && avg !== index) {
+        c = compareValues(cellValue(a, avg, "num"), cellValue(b, avg, "num"));
+        if (c !== 0) return cellValue(a, avg, "num") === null || cellValue(b, avg, "num") === null ? c : -c;
+      }
+      if (name !== index) {
+        c = compareValues(cellValue(a, name, "text"), cellValue(b, name, "text"));
+        if (c !== 0) return c;
+      }
+      return parseInt(a.getAttribute("data-order"), 10) - parseInt(b.getAttribute("data-order"), 10);
     });
     rows.forEach(function (r) { body.appendChild(r); });
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });
@@ -33,6 +57,7 @@
   }
 
   function makeSortable(table) {
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (r, k) { r.setAttribute("data-order", String(k)); });
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, index) {
       th.addEventListener("click", function () {
         var type = th.getAttribute("data-type") || "text";
@@ -140,19 +165,68 @@
     document.getElementById("prev").addEventListener("click", function () { if (page > 0) { page--; render(); } });
     document.getElementById("next").addEventListener("click", function () { page++; render(); });
     render();
-    return { render: render, search: function (q) { fText.value = q; page = 0; render(); }, shown: function () { return shown; } };
+    var filters = { dataset: fDataset, task: fTask, model: fModel };
+    return {
+      render: render,
+      search: function (q) { fText.value = q; page = 0; render(); },
+      filter: function (name, value) {
+        var select = filters[name];
+        if (!select) return;
+        select.value = value;
+        select.dispatchEvent(new Event("change"));
+      },
+      shown: function () { return shown; }
+    };
   }
 
-  /* ---- test hook: ?test=sort:N clicks header N of the leaderboard (repeat with sort:N,N) and
-     ?test=probe reports state; the result goes to #test-output for `chromium --dump-dom`. ---- */
+  /* ---- layout figures for the test hook: does anything stick out of the page or its box? ---- */
+  function layout() {
+    var doc = document.documentElement;
+    var boxes = Array.prototype.map.call(document.querySelectorAll(".scroll"), function (box) {
+      var inner = box.firstElementChild;
+      return { id: box.parentNode.id, scrollWidth: box.scrollWidth, clientWidth: box.clientWidth,
+               contentWidth: inner ? Math.ceil(inner.getBoundingClientRect().width) : 0 };
+    });
+    var labels = [], outside = 0;
+    Array.prototype.forEach.call(document.querySelectorAll("#chart svg g.panel"), function (panel) {
+      var plot = panel.querySelector("rect.plot").getBoundingClientRect();
+      Array.prototype.forEach.call(panel.querySelectorAll("text.tick"), function (t) {
+        var r = t.getBoundingClientRect();
+        if (r.left < plot.left - 0.5 || r.right > plot.right + 0.5) outside++;
+        labels.push(r);
+      });
+    });
+    var overlaps = 0, closest = null;
+    for (var i = 0; i < labels.length; i++) for (var j = i + 1; j < labels.length; j++) {
+      var a = labels[i], b = labels[j];
+      if (a.bottom <= b.top || b.bottom <= a.top) continue;            /* different rows of panels */
+      var gap = Math.max(a.left, b.left) - Math.min(a.right, b.right);  /* < 0: they overlap */
+      if (gap < 0) overlaps++;
+      if (closest === null || gap < closest) closest = gap;
+    }
+    var svg = document.querySelector("#chart svg");
+    return { pageScrollWidth: doc.scrollWidth, pageClientWidth: doc.clientWidth, boxes: boxes,
+             svgWidth: svg ? Math.ceil(svg.getBoundingClientRect().width) : 0, tickLabels: labels.length,
+             tickOverlaps: overlaps, tickClosest: closest, ticksOutsidePanel: outside };
+  }
+
+  /* ---- test hook: ?test=STEP;STEP... with steps sort:N (click header N of the leaderboard;
+     sort:N,M clicks several), search:TEXT, filter:NAME=VALUE (NAME: dataset, task, model) and
+     probe; the state goes to #test-output for `chromium --dump-dom`. ---- */
   var test = new URLSearchParams(window.location.search).get("test");
   if (test) {
     var out = document.getElementById("test-output");
     var report = function (extra) {
+      out.hidden = true;  /* measured without the report itself */
       var board = document.getElementById("board");
       var models = Array.prototype.map.call(board.tBodies[0].rows, function (r) { return r.cells[1].textContent; });
+      var list = document.getElementById("item-list");
       var result = { models: models, title: document.title, pwned: window.__pwned === true,
-                     items: browser ? browser.shown().length : null, imgs: document.images.length };
+                     items: browser ? browser.shown().length : null, imgs: document.images.length,
+                     cards: list ? list.querySelectorAll("article.item").length : null,
+                     outputs: list ? list.querySelectorAll("section.output").length : null,
+                     count: browser ? document.getElementById("item-count").textContent : null,
+                     layout: layout() };
       Object.keys(extra || {}).forEach(function (k) { result[k] = extra[k]; });
       out.textContent = JSON.stringify(result);
       out.hidden = false;
@@ -163,6 +237,10 @@
         document.getElementById("board").tHead.rows[0].cells[parseInt(i, 10)].click();
       });
       if (verb === "search" && browser) browser.search(decodeURIComponent(arg));
+      if (verb === "filter" && browser) {
+        var eq = arg.indexOf("=");
+        browser.filter(arg.slice(0, eq), decodeURIComponent(arg.slice(eq + 1)));
+      }
     });
     report();
     window.setTimeout(function () { report({ late: true }); }, 500);

@@ -130,6 +130,20 @@ def test_ctrl_c_exits_130_saying_so_and_the_rerun_resumes(tmp_path: Path, stub_s
     assert stub_server.count == n - len(done_before)
 
 
+def test_a_run_where_every_call_fails_exits_1_and_a_partial_one_exits_0(
+        tmp_path: Path, cli: CliRun, stub_server: StubServer, instructions_file: Path) -> None:
+    args = ["generate", "--model", "openai:m", "--instructions", str(instructions_file), "--base-url",
+            stub_server.base_url, "--no-progress", "--no-cache", "--concurrency", "1"]
+    stub_server.responder = lambda req: Reply(status=400, text="model does not exist")
+    assert cli(*args, "--out", str(tmp_path / "all-failed")) == 1  # `generate ... && judge ...` stops here
+    failing = {"How do magnets work?"}
+    stub_server.responder = lambda req: Reply(status=400, text="no") if req.prompt_text in failing \
+        else Reply(text="fine")
+    assert cli(*args, "--out", str(tmp_path / "partial")) == 0  # what worked can be judged; a rerun retries
+    statuses = [g.status for g in latest_generations(RunDir(tmp_path / "partial")).values()]
+    assert statuses.count("error") == 1 and statuses.count("ok") == 5
+
+
 def test_shots_without_an_example_pool_is_refused(tmp_path: Path, cli: CliRun, instructions_file: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code = cli("generate", "--model", "openai:m", "--instructions", str(instructions_file), "--out",

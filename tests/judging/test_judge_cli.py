@@ -107,3 +107,13 @@ def test_cli_summary_says_the_cost_of_a_self_hosted_judge_is_unknown(
     row = next(line for line in out.splitlines() if "openai:gpt-4o-mini" in line)  # one row: piped output is wide
     assert "unknown" in row and "$0.0000" not in row
     assert all(j.cost_usd is None for j in RunDir(run).load_judgments())
+
+
+def test_cli_judge_where_every_call_fails_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 stub_server: StubServer) -> None:
+    run = _run_dir(tmp_path)
+    stub_server.responder = lambda req: Reply(status=401, text="bad key")
+    code = _cli(monkeypatch, "judge", str(run), "--judge", "openai:gpt-4o-mini", "--base-url", stub_server.base_url,
+                "--no-progress")
+    assert code == 1
+    assert {j.status for j in RunDir(run).load_judgments()} == {"error"}  # recorded, retried by a rerun

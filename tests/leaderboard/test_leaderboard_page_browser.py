@@ -1,10 +1,13 @@
-"""The published page in headless Chromium: it renders, sorting reorders rows, and model text
-with markup shows as text and runs nothing. Skipped when no Chromium is installed."""
+"""The published page in headless Chromium: it renders, sorting reorders rows (ties broken by a
+fixed rule), model text with markup shows as text and runs nothing, the item browser's filters
+and search show the right items, and at 1400 px nothing needs the page to scroll sideways.
+Skipped when no Chromium is installed."""
 
 from __future__ import annotations
 
 import html
 import json
+import random
 import re
 import shutil
 import struct
@@ -13,13 +16,14 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from justeval.leaderboard import Settings, build_leaderboard
 from justeval.leaderboard.publish import publish_site
 
-from .runs import REGULAR, generation, judgment, write_run
+from .runs import REGULAR, generation, judgment, uniform_run, write_run
 
 pytestmark = pytest.mark.browser
 
@@ -68,9 +72,11 @@ def _run(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProces
     return subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
 
 
-def _probe(chromium: str, site: Path, tmp_path: Path, test: str) -> tuple[dict[str, Any], str]:
-    url = (site / "index.html").as_uri() + "?test=" + test
-    proc = _run(chromium, tmp_path / "profile", "--virtual-time-budget=3000", "--dump-dom", url)
+def _probe(chromium: str, site: Path, tmp_path: Path, test: str,
+           window: str | None = None) -> tuple[dict[str, Any], str]:
+    url = (site / "index.html").as_uri() + "?test=" + quote(test, safe="")
+    size = [f"--window-size={window}"] if window else []
+    proc = _run(chromium, tmp_path / "profile", *size, "--virtual-time-budget=3000", "--dump-dom", url)
     found = re.search(r'<pre id="test-output">(.*?)</pre>', proc.stdout, re.S)
     assert found, f"no test output in the dumped DOM: {proc.stderr[-2000:]}"
     return json.loads(html.unescape(found.group(1))), proc.stdout
@@ -126,3 +132,153 @@ def test_model_output_with_markup_shows_as_text_and_runs_nothing(chromium: str, 
     assert state["items"] == 1
     assert html.escape(EVIL, quote=False) in dom  # shown as text in the item browser
     assert "<img src=\"x\"" not in dom and "<script>document.title" not in dom
+
+
+# ---- sorting: rows tied on the sorted column follow a fixed rule ----
+
+# Every regular aspect of item i scores SCORES[model][i]: few items and spread scores, so all the
+# CIs overlap and the models share one rank range; alpha and zulu have the same average.
+TIED = {"alpha": [3.0, 4.0, 5.0, 3.0, 4.0, 5.0], "zulu": [5.0, 4.0, 3.0, 5.0, 4.0, 3.0],
+        "mike": [2.0, 4.0, 5.0, 3.0, 4.0, 5.0], "bravo": [4.0, 4.0, 5.0, 3.0, 4.0, 5.0]}
+
+
+def test_sorting_by_rank_breaks_ties_by_average_then_name(chromium: str, tmp_path: Path) -> None:
+    runs = [uniform_run(tmp_path / name, name, scores) for name, scores in TIED.items()]
+    board = build_leaderboard(runs, settings=Settings(bootstrap=200)).board
+    publish_site(board, [], tmp_path / "site")
+    rank = {r.model: r.rank for r in board.rows}
+    assert len(set(rank.values())) < len(rank)  # there are ties to break
+    mean = {m: sum(s) / len(s) for m, s in TIED.items()}
+    expected = sorted(TIED, key=lambda m: (rank[m], -mean[m], m))
+    by_name_desc = sorted(TIED, reverse=True)
+    assert by_name_desc != expected  # the earlier sort leaves an order the tie-break must undo
+
+    state, _ = _probe(chromium, tmp_path / "site", tmp_path, "sort:1,1")  # model name, Z to A
+    assert state["models"] == by_name_desc
+    state, _ = _probe(chromium, tmp_path / "site", tmp_path, "sort:1,1;sort:0")  # then rank
+    assert state["models"] == expected
+    # rank descending: the ranks reverse, tied rows keep the same rule (average, then name)
+    state, _ = _probe(chromium, tmp_path / "site", tmp_path, "sort:1,1;sort:0,0")
+    assert state["models"] == sorted(TIED, key=lambda m: (tuple(-x for x in rank[m] or ()), -mean[m], m))
+
+
+# ---- item browser: dataset, task and model filters and text search ----
+
+DATASETS = ["alpaca_eval", "lima", "mt"]
+TASKS = ["coding", "info-seek", "math", "writing"]
+BROWSER_MODELS = ["m-one", "m-two", "m-three"]
+
+
+@pytest.fixture
+def items_site(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """30 tagged items; m-three answers only the even ones; 'Zebra' in some texts."""
+    rnd = random.Random(7)
+    tags: list[dict[str, Any]] = []
+    for i in range(30):
+        tasks = rnd.sample(TASKS, rnd.choice([1, 2]))
+        text = f"Question {i} about " + ("a zebra crossing" if i % 7 == 3 else "the weather")
+        tags.append({"id": i, "instruction": text, "dataset": DATASETS[i % 3], "category": "regular",
+                     "task_types": tasks, "topics": ["misc"]})
+    instructions = tmp_path / "instructions.jsonl"
+    instructions.write_text("".join(json.dumps(t) + "\n" for t in tags), encoding="utf-8")
+    outputs: dict[str, dict[int, str]] = {}
+    runs = []
+    for k, name in enumerate(BROWSER_MODELS):
+        ids = [t["id"] for t in tags if name != "m-three" or t["id"] % 2 == 0]
+        outputs[name] = {i: f"{name} says {'ZEBRA stripes' if (i + k) % 5 == 0 else 'hello'} on {i}" for i in ids}
+        gens, judg = [], []
+        for i in ids:
+            g = generation(i, name, outputs[name][i], dataset=DATASETS[i % 3])
+            g["instruction"] = tags[i]["instruction"]
+            gens.append(g)
+            judg.append(judgment(i, name, {a: float(1 + (i + k) % 5) for a in REGULAR}))
+        runs.append(write_run(tmp_path / name, gens, judg))
+    built = build_leaderboard(runs, settings=Settings(bootstrap=20), instructions=str(instructions),
+                              keep_judgments=True, want_tags=True)
+    publish_site(built.board, built.models, tmp_path / "site", built.tags)
+    return tmp_path / "site", {"tags": tags, "outputs": outputs}
+
+
+def _expected(data: dict[str, Any], dataset: str = "", task: str = "", model: str = "",
+              text: str = "") -> list[int]:
+    """The ids the browser should show, worked out from the records the fixture wrote."""
+    q = text.strip().lower()
+    shown = []
+    for t in data["tags"]:
+        answered = {m: out[t["id"]] for m, out in data["outputs"].items() if t["id"] in out}
+        if (dataset and t["dataset"] != dataset) or (task and task not in t["task_types"]):
+            continue
+        if model and model not in answered:
+            continue
+        if q and q not in t["instruction"].lower() and not any(
+                q in o.lower() for m, o in answered.items() if not model or m == model):
+            continue
+        shown.append(t["id"])
+    return shown
+
+
+@pytest.mark.parametrize("filters", [
+    {}, {"dataset": "lima"}, {"task": "math"}, {"model": "m-three"}, {"text": "zebra"},
+    {"dataset": "mt", "task": "coding"}, {"model": "m-two", "text": "Zebra"},
+    {"dataset": "alpaca_eval", "model": "m-three", "text": "zebra"}, {"text": "no such words"},
+])
+def test_item_browser_filters_and_search(chromium: str, items_site: tuple[Path, dict[str, Any]],
+                                         tmp_path: Path, filters: dict[str, str]) -> None:
+    site, data = items_site
+    steps = [f"filter:{k}={quote(v, safe='')}" for k, v in filters.items() if k != "text"]
+    if "text" in filters:
+        steps.append("search:" + quote(filters["text"], safe=""))
+    state, _ = _probe(chromium, site, tmp_path, ";".join(steps) or "probe")
+    expected = _expected(data, **filters)
+    total = len(data["tags"])
+    assert state["items"] == len(expected)
+    assert state["count"] == f"{len(expected)} of {total} items"
+    first_page = expected[:20]  # 20 items a page, in id order
+    assert state["cards"] == len(first_page)
+    model = filters.get("model")
+    shown_outputs = sum(1 for i in first_page for m, out in data["outputs"].items()
+                        if i in out and (not model or m == model))
+    assert state["outputs"] == shown_outputs
+    if filters:  # each filter narrows the 30 items (and a search for absent words finds none)
+        assert len(expected) < total
+
+
+# ---- layout at 1400 px: nothing needs the page to scroll sideways ----
+
+LONG_NAMES = ["Mistral-7B-Instruct-v0.1", "Llama-2-70b-chat-hf-long", "gpt-3.5-turbo-0301-snap"]
+
+
+@pytest.fixture
+def wide_site(tmp_path: Path) -> Path:
+    """Six aspects (regular and safety), long model names: the audit's widest usual board."""
+    runs = [uniform_run(tmp_path / name, name, [2.0 + k, 3.0, 4.0, 5.0 - k / 2], safety=[5.0, 4.0 + k / 2, 3.0])
+            for k, name in enumerate(LONG_NAMES)]
+    built = build_leaderboard(runs, settings=Settings(bootstrap=50), keep_judgments=True)
+    publish_site(built.board, built.models, tmp_path / "site")
+    return tmp_path / "site"
+
+
+@pytest.mark.parametrize("window", ["1400,900", "1366,900"])
+def test_tables_and_chart_fit_the_page(chromium: str, wide_site: Path, tmp_path: Path, window: str) -> None:
+    state, _ = _probe(chromium, wide_site, tmp_path, "probe", window=window)
+    lay = state["layout"]
+    assert lay["pageScrollWidth"] <= lay["pageClientWidth"]
+    boxes = {b["id"]: b for b in lay["boxes"]}
+    for table in ("leaderboard", "diagnostics"):  # the whole table shows, no scrolling in its box
+        assert boxes[table]["contentWidth"] <= boxes[table]["clientWidth"], table
+        assert boxes[table]["scrollWidth"] <= boxes[table]["clientWidth"], table
+    assert 0 < lay["svgWidth"] <= boxes["chart"]["clientWidth"]
+    panels = 6 + 1  # five regular aspects, safety, and the average
+    assert lay["tickLabels"] >= 2 * panels
+    assert lay["tickOverlaps"] == 0 and lay["ticksOutsidePanel"] == 0
+    assert lay["tickClosest"] >= 4  # px between the nearest labels on one line
+
+
+def test_a_table_too_wide_for_the_window_scrolls_in_its_own_box(chromium: str, wide_site: Path,
+                                                                 tmp_path: Path) -> None:
+    state, _ = _probe(chromium, wide_site, tmp_path, "probe", window="800,900")
+    lay = state["layout"]
+    board = next(b for b in lay["boxes"] if b["id"] == "leaderboard")
+    assert board["scrollWidth"] > board["clientWidth"]  # wider than the window: it scrolls...
+    assert lay["pageScrollWidth"] <= lay["pageClientWidth"]  # ...inside its box, not the page
+    assert lay["svgWidth"] <= next(b for b in lay["boxes"] if b["id"] == "chart")["clientWidth"]  # scaled down
