@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 FULL = [
     ["throughput.py"],
     ["judge_stage.py"],
+    ["judge_stage.py", "--latency", "0.5", "--parse-rounds", "1"],
     ["resume_and_cache.py"],
     ["leaderboard_build.py"],
 ]

@@ -103,7 +103,19 @@ class RunDir:
         return out
 
 
+_RECORDED_PACKAGES = ("openai", "litellm", "datasets", "transformers", "torch")
+
+
 def versions() -> dict[str, str]:
+    """justeval, Python, the platform, and the installed libraries that can change what a run sends or reads."""
+    from importlib import metadata
+
     from justeval import __version__
 
-    return {"justeval": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    out = {"justeval": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _RECORDED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

@@ -91,7 +91,13 @@ def test_run_json_merges_sections_and_records_versions(tmp_path: Path) -> None:
     assert meta["generate"]["model"] == "openai:m"
     assert meta["judge"]["judge"] == "openai:j"
     assert meta["format_version"] == 1
-    assert "justeval" in meta["versions"]
+    from importlib import metadata
+
+    assert meta["versions"]["justeval"]
+    # the client libraries that decide what is sent and read, as installed
+    assert meta["versions"]["openai"] == metadata.version("openai")
+    assert meta["versions"]["litellm"] == metadata.version("litellm")
+    assert meta["versions"]["datasets"] == metadata.version("datasets")
 
 
 def test_judge_file_names_are_safe_and_distinct() -> None:
