@@ -71,43 +71,16 @@ def test_bad_icl_file_is_one_line_exit_2(tmp_path: Path, cli: CliRun, instructio
     assert code == 2 and len(err.splitlines()) == 1 and "pool.jsonl:2" in err
 
 
-def test_killed_run_resumes_without_repeating_finished_items(tmp_path: Path, stub_server: StubServer,
-                                                            cli: CliRun) -> None:
-    n = 40
+N_SLOW = 40
+
+
+def _interrupt_a_slow_generate(tmp_path: Path, stub_server: StubServer, sig: signal.Signals,
+                               after: int) -> tuple[list[str], subprocess.Popen[bytes], Path]:
+    """Start `justeval generate` of N_SLOW items in a child process against a slow server and send
+    it `sig` once `after` records are on disk; returns (its arguments, the process, the run)."""
     source = tmp_path / "many.jsonl"
     source.write_text("".join(json.dumps({"id": i, "instruction": f"question number {i}"}) + "\n"
-                              for i in range(n)), encoding="utf-8")
-    run = tmp_path / "run"
-    stub_server.latency = 0.05
-    args = ["generate", "--model", "openai:m", "--instructions", str(source), "--out", str(run),
-            "--base-url", stub_server.base_url, "--concurrency", "2", "--no-progress", "--no-cache"]
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
-    proc = subprocess.Popen([sys.executable, "-m", "justeval", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    gens = run / "generations.jsonl"
-    while time.monotonic() < deadline and (not gens.exists() or gens.read_bytes().count(b"\n") < 8):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    done_before = set(latest_generations(RunDir(run)))
-    assert 8 <= len(done_before) < n, proc.stderr.read().decode() if proc.stderr else ""
-
-    stub_server.reset()
-    stub_server.latency = 0.0
-    assert cli(*args) == 0  # the same command again, in-process this time
-    asked = {int(r.prompt_text.rsplit(" ", 1)[1]) for r in stub_server.requests}
-    assert asked == set(range(n)) - done_before and stub_server.count == len(asked)
-    latest = latest_generations(RunDir(run))
-    assert sorted(latest) == list(range(n)) and all(g.status == "ok" for g in latest.values())
-
-
-def test_ctrl_c_exits_130_saying_so_and_the_rerun_resumes(tmp_path: Path, stub_server: StubServer,
-                                                           cli: CliRun) -> None:
-    n = 40
-    source = tmp_path / "many.jsonl"
-    source.write_text("".join(json.dumps({"id": i, "instruction": f"question number {i}"}) + "\n"
-                              for i in range(n)), encoding="utf-8")
+                              for i in range(N_SLOW)), encoding="utf-8")
     run = tmp_path / "run"
     stub_server.latency = 0.05
     args = ["generate", "--model", "openai:m", "--instructions", str(source), "--out", str(run),
@@ -116,18 +89,40 @@ def test_ctrl_c_exits_130_saying_so_and_the_rerun_resumes(tmp_path: Path, stub_s
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     gens = run / "generations.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not gens.exists() or gens.read_bytes().count(b"\n") < 6):
+    while time.monotonic() < deadline and (not gens.exists() or gens.read_bytes().count(b"\n") < after):
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    proc.send_signal(sig)
+    return args, proc, run
+
+
+def test_killed_run_resumes_without_repeating_finished_items(tmp_path: Path, stub_server: StubServer,
+                                                            cli: CliRun) -> None:
+    args, proc, run = _interrupt_a_slow_generate(tmp_path, stub_server, signal.SIGKILL, after=8)
+    _, err = proc.communicate(timeout=10)
+    done_before = set(latest_generations(RunDir(run)))
+    assert 8 <= len(done_before) < N_SLOW, err.decode()
+
+    stub_server.reset()
+    stub_server.latency = 0.0
+    assert cli(*args) == 0  # the same command again, in-process this time
+    asked = {int(r.prompt_text.rsplit(" ", 1)[1]) for r in stub_server.requests}
+    assert asked == set(range(N_SLOW)) - done_before and stub_server.count == len(asked)
+    latest = latest_generations(RunDir(run))
+    assert sorted(latest) == list(range(N_SLOW)) and all(g.status == "ok" for g in latest.values())
+
+
+def test_ctrl_c_exits_130_saying_so_and_the_rerun_resumes(tmp_path: Path, stub_server: StubServer,
+                                                           cli: CliRun) -> None:
+    args, proc, run = _interrupt_a_slow_generate(tmp_path, stub_server, signal.SIGINT, after=6)  # Ctrl-C
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err.decode()  # so `justeval generate ... && justeval judge ...` stops
     assert "interrupted" in err.decode()
     done_before = set(latest_generations(RunDir(run)))
-    assert 6 <= len(done_before) < n
+    assert 6 <= len(done_before) < N_SLOW
     stub_server.reset()
     stub_server.latency = 0.0
     assert cli(*args) == 0
-    assert stub_server.count == n - len(done_before)
+    assert stub_server.count == N_SLOW - len(done_before)
 
 
 def test_a_run_where_every_call_fails_exits_1_and_a_partial_one_exits_0(

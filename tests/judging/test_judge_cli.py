@@ -25,6 +25,12 @@ def _run_dir(tmp_path: Path) -> Path:
     return run
 
 
+def _scores_three(req: object) -> Reply:
+    """A judge that gives every aspect of either template a 3."""
+    return Reply(text=json.dumps({a: {"rationale": "r", "score": 3} for a in (
+        "helpfulness", "clarity", "factuality", "depth", "engagement", "safety")}))
+
+
 def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
     monkeypatch.setattr(sys, "argv", ["justeval", *args])
     try:
@@ -83,9 +89,7 @@ def test_cli_budget_with_unpriced_judge_warns_before_spending(tmp_path: Path, mo
                                                               capsys: pytest.CaptureFixture[str],
                                                               stub_server: StubServer) -> None:
     run = _run_dir(tmp_path)
-    stub_server.responder = lambda req: Reply(text=json.dumps(
-        {a: {"rationale": "r", "score": 3} for a in ("helpfulness", "clarity", "factuality", "depth", "engagement",
-                                                     "safety")}))
+    stub_server.responder = _scores_three
     code = _cli(monkeypatch, "judge", str(run), "--judge", "openai:gpt-4o-mini", "--base-url", stub_server.base_url,
                 "--budget", "0.01", "--no-progress")
     assert code == 0
@@ -97,9 +101,7 @@ def test_cli_summary_says_the_cost_of_a_self_hosted_judge_is_unknown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         stub_server: StubServer) -> None:
     run = _run_dir(tmp_path)
-    stub_server.responder = lambda req: Reply(text=json.dumps(
-        {a: {"rationale": "r", "score": 3} for a in ("helpfulness", "clarity", "factuality", "depth", "engagement",
-                                                     "safety")}))
+    stub_server.responder = _scores_three
     code = _cli(monkeypatch, "judge", str(run), "--judge", "openai:gpt-4o-mini", "--base-url", stub_server.base_url,
                 "--no-progress")
     assert code == 0

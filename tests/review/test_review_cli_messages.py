@@ -4,7 +4,6 @@ task types, tables not cut when piped, and an accurate hint after unfinished pai
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,23 +11,13 @@ import pytest
 from justeval.errors import InputError
 from justeval.review.export import export_review
 from justeval.testing.stub_server import Reply, StubRequest, StubServer
+from tests.conftest import CliRun
 
 from .helpers_review import make_run, side_for, write_csv_labels
 from .test_review_pairwise_stage import JUDGE, fair, item_of, shown
 
 RERUN = "run the same command again"
 PARSE_FLAG = "add --retry-parse-errors"
-
-
-def cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    from justeval.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["justeval", *args])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture
@@ -41,25 +30,22 @@ def runs(tmp_path: Path) -> list[Path]:
     (["--stratify", "topic"], "--stratify must be one of category, task, dataset, not 'topic'"),
     (["--aspects", "two words"], "aspect name 'two words' must be a plain identifier"),
 ])
-def test_usage_errors_are_one_plain_line_exit_2(runs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str], extra: list[str],
+def test_usage_errors_are_one_plain_line_exit_2(runs: list[Path], tmp_path: Path, cli: CliRun, extra: list[str],
                                                message: str) -> None:
-    code = cli(monkeypatch, "export-review", *map(str, runs), "--out", str(tmp_path / "r"), "--n", "3", *extra)
-    assert (code, capsys.readouterr().err) == (2, f"error: {message}\n")
+    code, _, err = cli("export-review", *map(str, runs), "--out", str(tmp_path / "r"), "--n", "3", *extra)
+    assert (code, err) == (2, f"error: {message}\n")
 
 
 def test_export_review_with_one_run_says_so_plainly(runs: list[Path], tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli(monkeypatch, "export-review", str(runs[0]), "--out", str(tmp_path / "r"), "--n", "3")
-    assert (code, capsys.readouterr().err) == (2, "error: export-review needs at least two runs\n")
+                                                    cli: CliRun) -> None:
+    code, _, err = cli("export-review", str(runs[0]), "--out", str(tmp_path / "r"), "--n", "3")
+    assert (code, err) == (2, "error: export-review needs at least two runs\n")
 
 
 def test_stratify_task_without_task_types_is_an_error_naming_instructions(
-        runs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli(monkeypatch, "export-review", *map(str, runs), "--out", str(tmp_path / "r"), "--n", "4",
-               "--stratify", "task")
-    err = capsys.readouterr().err
+        runs: list[Path], tmp_path: Path, cli: CliRun) -> None:
+    code, _, err = cli("export-review", *map(str, runs), "--out", str(tmp_path / "r"), "--n", "4",
+                       "--stratify", "task")
     assert code == 2 and err.count("\n") == 1 and "--instructions" in err and "<input>" not in err
     assert not (tmp_path / "r" / "key.json").exists()
 
@@ -83,17 +69,17 @@ def test_stratify_task_with_instructions_that_have_no_task_types_names_the_file(
 
 
 def test_import_review_tables_are_not_cut_when_piped(runs: list[Path], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+                                                     cli: CliRun) -> None:
     res = export_review(runs, tmp_path / "r", n=12, seed=4)
     winners = ["alpha", "beta", "tie", "beta"]
     labels = write_csv_labels(tmp_path / "ann.csv", [
         {"pair_id": p.pair_id, "label": side_for(winners[k % 4], p.model_dump())} for k, p in enumerate(res.key.pairs)])
     key = str(tmp_path / "r" / "key.json")
-    assert cli(monkeypatch, "import-review", str(labels), "--key", key, "--json") == 0
-    (row,) = json.loads(capsys.readouterr().out)["win_rates"]
-    assert cli(monkeypatch, "import-review", str(labels), "--key", key) == 0
-    text = capsys.readouterr().out
+    code, out, _ = cli("import-review", str(labels), "--key", key, "--json")
+    assert code == 0
+    (row,) = json.loads(out)["win_rates"]
+    code, text, _ = cli("import-review", str(labels), "--key", key)
+    assert code == 0
     for outcome in ("A", "tie", "B", "score"):
         r = row[outcome]
         assert f"{100 * r['value']:.1f} [{100 * r['low']:.1f}-{100 * r['high']:.1f}]" in text
@@ -114,21 +100,19 @@ def _http_error_on_item_4(req: StubRequest) -> Reply:
     (fair, [], [], [RERUN, PARSE_FLAG]),
 ])
 def test_pairwise_hint_says_what_a_rerun_retries(tmp_path: Path, stub_server: StubServer,
-                                                 monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                 cli: CliRun,
                                                  responder: object, flags: list[str], wanted: list[str],
                                                  unwanted: list[str]) -> None:
     run_a, run_b = make_run(tmp_path, "alpha", n=6), make_run(tmp_path, "beta", n=6)
     stub_server.responder = responder  # type: ignore[assignment]
-    code = cli(monkeypatch, "pairwise", str(run_a), str(run_b), "--judge", JUDGE, "--base-url", stub_server.base_url,
-               "--no-progress", "--no-cache", "--max-retries", "0", "--parse-retries", "0", *flags)
-    text = capsys.readouterr().out
+    code, text, _ = cli("pairwise", str(run_a), str(run_b), "--judge", JUDGE, "--base-url", stub_server.base_url,
+                        "--no-progress", "--no-cache", "--max-retries", "0", "--parse-retries", "0", *flags)
     assert code == 0 and stub_server.count == 12
     assert [w for w in wanted if w not in text] == [] and [u for u in unwanted if u in text] == []
 
 
 def test_pairwise_tables_are_not_cut_when_piped(tmp_path: Path, stub_server: StubServer,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+                                                cli: CliRun) -> None:
     from justeval.jsonl import read_records
     from justeval.review.pairwise_report import pairwise_rates
     from justeval.review.records import PairwiseJudgment
@@ -136,9 +120,9 @@ def test_pairwise_tables_are_not_cut_when_piped(tmp_path: Path, stub_server: Stu
     run_a, run_b = make_run(tmp_path, "alpha", n=9), make_run(tmp_path, "beta", n=9)
     stub_server.responder = fair
     out = tmp_path / "pw.jsonl"
-    assert cli(monkeypatch, "pairwise", str(run_a), str(run_b), "--judge", JUDGE, "--base-url", stub_server.base_url,
-               "--no-progress", "--no-cache", "--out", str(out)) == 0
-    text = capsys.readouterr().out
+    code, text, _ = cli("pairwise", str(run_a), str(run_b), "--judge", JUDGE, "--base-url", stub_server.base_url,
+                        "--no-progress", "--no-cache", "--out", str(out))
+    assert code == 0
     rates = pairwise_rates(read_records(out, PairwiseJudgment))
     assert "not sent (budget)" in text and "$0.0000" in text
     for row in [rates["overall"], *rates["by_category"]]:

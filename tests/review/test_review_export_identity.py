@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from justeval.errors import InputError
 from justeval.review.export import LABEL_FILES, export_review
 from justeval.review.import_report import import_review
+from tests.conftest import CliRun
 
 from .helpers_review import make_run, write_csv_labels, write_jsonl_labels
 
@@ -86,27 +86,17 @@ def test_labels_from_another_export_are_refused(runs: list[Path], tmp_path: Path
     assert report["labels_count"] == 6 and sum(r["pairs"] for r in report["win_rates"]) == 6
 
 
-def test_cli_wrong_key_is_one_line_exit_2_and_the_right_key_round_trips(
-        runs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from justeval.cli import main
-
-    def cli(*args: str) -> int:
-        monkeypatch.setattr(sys, "argv", ["justeval", *args])
-        try:
-            main()
-        except SystemExit as exc:
-            return int(exc.code or 0)
-        return 0
-
-    assert cli("export-review", *map(str, runs), "--out", str(tmp_path / "e3"), "--n", "6", "--seed", "3") == 0
-    assert cli("export-review", *map(str, runs[:2]), "--out", str(tmp_path / "e2"), "--n", "6", "--seed", "99") == 0
+def test_cli_wrong_key_is_one_line_exit_2_and_the_right_key_round_trips(runs: list[Path], tmp_path: Path,
+                                                                         cli: CliRun) -> None:
+    assert cli("export-review", *map(str, runs), "--out", str(tmp_path / "e3"), "--n", "6", "--seed", "3")[0] == 0
+    assert cli("export-review", *map(str, runs[:2]), "--out", str(tmp_path / "e2"), "--n", "6", "--seed", "99")[0] == 0
     labels = fill_in(tmp_path / "e3", "csv", tmp_path / "labels", side="right")
-    capsys.readouterr()
-    assert cli("import-review", str(labels), "--key", str(tmp_path / "e2" / "key.json")) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.startswith(f"error: {labels}:2 ")
-    assert cli("import-review", str(labels), "--key", str(tmp_path / "e3" / "key.json"), "--json") == 0
-    report = json.loads(capsys.readouterr().out)
+    code, out, err = cli("import-review", str(labels), "--key", str(tmp_path / "e2" / "key.json"))
+    assert code == 2
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {labels}:2 ")
+    code, out, _ = cli("import-review", str(labels), "--key", str(tmp_path / "e3" / "key.json"), "--json")
+    assert code == 0
+    report = json.loads(out)
     pairs = key_of(tmp_path / "e3")["pairs"]
     for row in report["win_rates"]:
         mine = [p for p in pairs if (p["model_a"], p["model_b"]) == (row["model_a"], row["model_b"])]
