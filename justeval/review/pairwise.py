@@ -51,6 +51,7 @@ class PairwiseSummary:
     cached: int = 0
     skipped_budget: int = 0
     cost_usd: float = 0.0
+    unpriced_calls: int = 0  # calls with no known price (a self-hosted judge)
     stopped_by_budget: bool = False
     retry_parse_errors: bool = False  # this invocation asked again for parse_error orders
     wall_s: float = 0.0
@@ -180,6 +181,7 @@ def _run(backend: Backend, config: EngineConfig, requests: list[Request], record
         res = Engine(backend, config).run_sync(requests, on_result, validate=validate)
     summary.ok, summary.parse_errors, summary.errors = res.ok, res.parse_errors, res.errors
     summary.cached, summary.skipped_budget, summary.cost_usd = res.cached, res.skipped_budget, res.cost_usd
+    summary.unpriced_calls = res.unpriced_calls
     summary.stopped_by_budget = res.stopped_by_budget
     summary.wall_s = time.perf_counter() - started
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from justeval.engine.pricing import cost_text
 from justeval.review.pairwise_prompt import ORDERS
 from justeval.review.records import PairwiseJudgment
 from justeval.review.tables import rates_table
@@ -43,7 +44,7 @@ def print_pairwise(summary: Any, *, seed: int = 0, console: Console | None = Non
         table.add_column(col, justify="right")
     table.add_row(str(summary.items), str(summary.already_done), str(summary.calls), str(summary.ok),
                   str(summary.parse_errors), str(summary.errors), str(summary.cached), str(summary.skipped_budget),
-                  f"${summary.cost_usd:,.4f}")
+                  cost_text(summary.cost_usd, summary.unpriced_calls))
     console.print(table)
     rates = pairwise_rates(summary.records, seed=seed)
     rows = [rates["overall"], *rates["by_category"]]
