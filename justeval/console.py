@@ -10,6 +10,6 @@ from rich.console import Console
 PIPED_WIDTH = 200
 
 
-def console(*, stderr: bool = False) -> Console:
+def console(*, stderr: bool = False, piped_width: int = PIPED_WIDTH) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else PIPED_WIDTH)
+    return Console(stderr=stderr, width=None if stream.isatty() else piped_width)

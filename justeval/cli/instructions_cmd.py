@@ -51,9 +51,9 @@ def stats(
     if as_json:
         sys.stdout.write(json.dumps(counts, ensure_ascii=False) + "\n")
         return
-    from rich.console import Console
+    from justeval.console import console as make_console
 
-    console = Console()
+    console = make_console()
     for table in stats_tables(counts):
         console.print(table)
 

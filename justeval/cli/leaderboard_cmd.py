@@ -106,12 +106,10 @@ def leaderboard(
 
         _emit(to_text(board), out)
     else:
-        from rich.console import Console
-
+        from justeval.console import console
         from justeval.leaderboard.render import rich_renderable
 
-        # Piped output gets a wide console rather than rich's 80 columns.
-        Console(width=None if sys.stdout.isatty() else 240).print(rich_renderable(board))
+        console(piped_width=240).print(rich_renderable(board))
 
 
 @app.command("compare")

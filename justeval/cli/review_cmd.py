@@ -64,7 +64,6 @@ def pairwise(
     seed: Annotated[int, typer.Option("--seed", help="bootstrap seed")] = 0,
 ) -> None:
     """Compare two runs item by item with an LLM judge, in both orders (resumable)."""
-    from justeval.console import console as make_console
     from justeval.engine.types import GenParams
     from justeval.review.pairwise import pairwise_run
     from justeval.review.pairwise_report import print_pairwise
@@ -76,7 +75,7 @@ def pairwise(
                            limit=limit, params=GenParams(temperature=temperature, max_tokens=max_tokens),
                            engine_config=config, backend_options={"base_url": base_url, "api_key_env": api_key_env},
                            retry_parse_errors=retry_parse_errors)
-    print_pairwise(summary, seed=seed, console=make_console())
+    print_pairwise(summary, seed=seed)
 
 
 @app.command("export-review")
@@ -123,7 +122,6 @@ def import_review(
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    from justeval.console import console as make_console
     from justeval.review.tables import print_import_report
 
-    print_import_report(report, console=make_console())
+    print_import_report(report)

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from justeval.console import console as make_console
 from justeval.engine.pricing import cost_text
 from justeval.review.pairwise_prompt import ORDERS
 from justeval.review.records import PairwiseJudgment
@@ -38,7 +39,7 @@ def pairwise_rates(records: Sequence[PairwiseJudgment], *, seed: int = 0) -> dic
 
 
 def print_pairwise(summary: Any, *, seed: int = 0, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     table = Table(title=f"Pairwise: {summary.generator_a} (A) vs {summary.generator_b} (B), judge {summary.judge}")
     for col in ("items", "resumed", "calls", "ok", "parse_error", "error", "cached", "not sent (budget)", "cost"):
         table.add_column(col, justify="right")

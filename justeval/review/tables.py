@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from justeval.console import console as make_console
+
 
 def _pct(rate: dict[str, float | None]) -> str:
     """`28.6 [16.7-40.5]` (percent, 95% interval)."""
@@ -38,7 +40,7 @@ def rates_table(title: str, rows: list[dict[str, Any]], outcomes: tuple[str, ...
 
 
 def print_import_report(report: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     console.print(f"{report['labels_count']} label(s) on {report['labelled_pairs']} of {report['pairs']} pair(s); "
                   f"annotators: {', '.join(report['annotators'])}")
     console.print(rates_table("Human preference", report["win_rates"], ("A", "tie", "B")))
