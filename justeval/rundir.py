@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import re
@@ -106,16 +107,22 @@ class RunDir:
 _RECORDED_PACKAGES = ("openai", "litellm", "datasets", "transformers", "torch")
 
 
-def versions() -> dict[str, str]:
-    """justeval, Python, the platform, and the installed libraries that can change what a run sends or reads."""
+@functools.cache
+def _library_versions() -> tuple[tuple[str, str], ...]:
     from importlib import metadata
 
-    from justeval import __version__
-
-    out = {"justeval": __version__, "python": sys.version.split()[0], "platform": platform.platform()}
+    found = []
     for name in _RECORDED_PACKAGES:
         try:
-            out[name] = metadata.version(name)
+            found.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             continue
-    return out
+    return tuple(found)
+
+
+def versions() -> dict[str, str]:
+    """justeval, Python, the platform, and the installed libraries that can change what a run sends or reads."""
+    from justeval import __version__
+
+    return {"justeval": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            **dict(_library_versions())}

@@ -107,15 +107,16 @@ def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | Non
 
     if dry_run:
         # the schema sent with our own templates counts as prompt tokens; without a usable
-        # backend here (no key yet), assume it will take structured output, as most do
+        # backend here (no key yet), assume it will take structured output, as most do, and
+        # price by the judge's list price
         try:
-            structured = _make_backend(judge_spec, backend_options or {}).supports_response_format()
+            planned: Backend | None = _make_backend(judge_spec, backend_options or {})
         except JustevalError:
-            structured = True
+            planned = None
         items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
-                            structured=structured) for g in todo]
+                            structured=planned.supports_response_format() if planned else True) for g in todo]
         summary.estimate = estimate_calls(items, judge_spec, max_tokens=params.max_tokens,
-                                          price=backend_pricer(judge_spec, backend_options or {}))
+                                          price=_pricer(planned) if planned else None)
         return summary
     if not todo:
         return summary
@@ -159,9 +160,12 @@ def backend_pricer(spec: str, options: dict[str, Any]) -> Pricer | None:
     """Price estimates as the backend will charge them (a self-hosted server has no price);
     None (list price by name) when the backend cannot be set up here, e.g. no API key yet."""
     try:
-        backend = _make_backend(spec, options)
+        return _pricer(_make_backend(spec, options))
     except JustevalError:
         return None
+
+
+def _pricer(backend: Backend) -> Pricer:
     return lambda prompt, completion: backend.cost_usd(Usage(prompt_tokens=prompt, completion_tokens=completion))
 
 

@@ -24,6 +24,7 @@ import aiohttp
 _HTTP_LIBRARIES = ("httpx", "httpx2")
 
 
+@functools.cache
 def sdk_http() -> ModuleType:
     """The HTTP library (`httpx` or `httpx2`) that the installed openai SDK's client is built on."""
     import openai
