@@ -16,6 +16,11 @@ ItemId = int | str
 Category = Literal["regular", "safety"]
 
 
+def id_order(value: ItemId) -> tuple[int, int, str]:
+    """Sort key for item ids: ints before strings, each in natural order (mixed ids still sort)."""
+    return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
+
+
 def normalize_id(value: Any) -> ItemId:
     """Ids are ints in the published set; digit strings from CSV or JSON keys become ints."""
     if isinstance(value, bool):

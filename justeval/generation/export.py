@@ -15,7 +15,7 @@ from typing import Any
 
 from justeval.errors import UsageError
 from justeval.jsonl import atomic_output
-from justeval.records import Generation
+from justeval.records import Generation, id_order
 from justeval.rundir import RunDir
 
 FORMATS = ("just-eval", "alpaca-eval", "jsonl")
@@ -44,8 +44,7 @@ def export_outputs(run_dir: str | Path, out: str | Path, fmt: str = "just-eval")
     rd = RunDir(run_dir)
     rd.load_generations()  # the one-line error for a folder without generations
     latest = rd.latest_generations()
-    ordered = sorted(latest.values(), key=lambda g: (isinstance(g.id, str), g.id if isinstance(g.id, int) else 0,
-                                                     str(g.id)))
+    ordered = sorted(latest.values(), key=lambda g: id_order(g.id))
     ok = [g for g in ordered if g.status == "ok" and g.output is not None]
     with atomic_output(out) as fh:
         if fmt == "jsonl":

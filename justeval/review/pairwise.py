@@ -24,12 +24,11 @@ from justeval.engine.types import Backend, Completion, GenParams, Request
 from justeval.errors import InputError
 from justeval.jsonl import JsonlAppender
 from justeval.judging.templates import load_template
-from justeval.records import Generation, ItemId, TemplateRef, Usage
+from justeval.records import Generation, ItemId, TemplateRef, Usage, id_order
 from justeval.review.judge_preferences import latest_pairwise
 from justeval.review.pairwise_prompt import ORDERS, build_requests
 from justeval.review.records import Combined, Order, OrderVerdict, PairwiseJudgment
 from justeval.review.runs import latest_ok
-from justeval.review.sampling import id_order
 from justeval.review.verdicts import PositionVerdict, combine, parse_reply, to_model
 from justeval.rundir import RunDir, safe_name
 

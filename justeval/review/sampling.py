@@ -9,16 +9,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from justeval.errors import UsageError
-from justeval.records import ItemId
+from justeval.records import ItemId, id_order
 from justeval.review.records import KeyPair
 from justeval.review.runs import RunOutputs
 
 STRATA = ("category", "task", "dataset")
-
-
-def id_order(value: ItemId) -> tuple[int, int, str]:
-    """Ints before strings, each in natural order (mixed ids still sort)."""
-    return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
 
 
 def stratum_of(item: ItemId, runs: Sequence[RunOutputs], stratify: str | None,
