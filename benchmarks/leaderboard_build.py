@@ -74,10 +74,10 @@ def child(run_dirs: list[str], bootstrap: int, traced: bool) -> None:
     if traced:
         tracemalloc.start()
     t0, c0 = time.perf_counter(), time.process_time()
-    from justeval.leaderboard.build import build_leaderboard
-    from justeval.leaderboard.render import to_csv, to_markdown
-    from justeval.leaderboard.schema import dumps
-    from justeval.leaderboard.tables import Settings
+    from justeval.board.build import build_leaderboard
+    from justeval.board.render import to_csv, to_markdown
+    from justeval.board.schema import dumps
+    from justeval.board.tables import Settings
 
     built = build_leaderboard(run_dirs, settings=Settings(bootstrap=bootstrap), by=["dataset"])
     t_build = time.perf_counter() - t0

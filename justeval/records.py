@@ -14,6 +14,15 @@ FORMAT_VERSION = 1
 
 ItemId = int | str
 Category = Literal["regular", "safety"]
+#: the two kinds of item: regular instructions and safety (red-team) prompts
+CATEGORIES: tuple[Category, ...] = ("regular", "safety")
+#: the aspects each category is scored on by the built-in (and the original just-eval) templates
+ASPECTS_BY_CATEGORY: dict[Category, tuple[str, ...]] = {
+    "regular": ("helpfulness", "clarity", "factuality", "depth", "engagement"),
+    "safety": ("safety",),
+}
+#: every built-in aspect, in the order tables show them
+ASPECTS: tuple[str, ...] = (*ASPECTS_BY_CATEGORY["regular"], *ASPECTS_BY_CATEGORY["safety"])
 
 
 def id_order(value: ItemId) -> tuple[int, int, str]:

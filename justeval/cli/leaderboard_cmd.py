@@ -13,7 +13,7 @@ from justeval.cli.app import app
 from justeval.cli.options import InstructionsOpt
 
 if TYPE_CHECKING:
-    from justeval.leaderboard.tables import Settings
+    from justeval.board.tables import Settings
 
 FORMATS = ("table", "md", "csv", "json", "html")
 BY = ("aspect", "task", "topic", "dataset", "difficulty")
@@ -33,7 +33,7 @@ SubsetOpt = Annotated[str, typer.Option("--subset", help="lite | regular | safet
 
 
 def _settings(judge: list[str] | None, subset: str, na_as: float | None, bootstrap: int, seed: int) -> Settings:
-    from justeval.leaderboard.tables import Settings
+    from justeval.board.tables import Settings
 
     return Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=list(judge) if judge else None)
 
@@ -65,8 +65,8 @@ def leaderboard(
     upstream: UpstreamOpt = None,
 ) -> None:
     """Per-model, per-aspect means with 95% bootstrap CIs, counts, breakdowns and diagnostics."""
+    from justeval.board.build import build_leaderboard
     from justeval.errors import JustevalError
-    from justeval.leaderboard.build import build_leaderboard
 
     if fmt not in FORMATS:
         raise JustevalError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -79,11 +79,11 @@ def leaderboard(
                               keep_judgments=False)
     board = built.board
     if fmt == "json":
-        from justeval.leaderboard.schema import dumps
+        from justeval.board.schema import dumps
 
         _emit(dumps(board), out)
     elif fmt == "csv":
-        from justeval.leaderboard.render import csv_files, to_csv
+        from justeval.board.render import csv_files, to_csv
 
         if out is None:
             if board.breakdowns:
@@ -94,20 +94,20 @@ def leaderboard(
             for path, text in csv_files(board, out).items():
                 _emit(text, path)
     elif fmt == "md":
-        from justeval.leaderboard.render import to_markdown
+        from justeval.board.render import to_markdown
 
         _emit(to_markdown(board), out)
     elif fmt == "html":
-        from justeval.leaderboard.publish import render_page
+        from justeval.board.publish import render_page
 
         _emit(render_page(board, built.models, built.tags, with_items=False), out)
     elif out is not None:
-        from justeval.leaderboard.render import to_text
+        from justeval.board.render import to_text
 
         _emit(to_text(board), out)
     else:
+        from justeval.board.render import rich_renderable
         from justeval.console import console
-        from justeval.leaderboard.render import rich_renderable
 
         console(piped_width=240).print(rich_renderable(board))
 
@@ -123,10 +123,10 @@ def compare(
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """Paired per-aspect differences A - B on the items both were scored on, with bootstrap CIs."""
+    from justeval.board.build import build_leaderboard
+    from justeval.board.compare import compare_models
+    from justeval.board.compare_render import comparison_json, print_comparison
     from justeval.errors import JustevalError
-    from justeval.leaderboard.build import build_leaderboard
-    from justeval.leaderboard.compare import compare_models
-    from justeval.leaderboard.compare_render import comparison_json, print_comparison
 
     built = build_leaderboard([run_a, run_b], settings=_settings(judge, "all", na_as, 0, seed))
     if len(built.models) != 2:
@@ -157,14 +157,14 @@ def publish(
     upstream: UpstreamOpt = None,
 ) -> None:
     """Write the static leaderboard site (open index.html from disk or host the folder anywhere)."""
-    from justeval.leaderboard.build import build_leaderboard
-    from justeval.leaderboard.publish import publish_site
+    from justeval.board.build import build_leaderboard
+    from justeval.board.publish import publish_site
 
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed),
                               keep_judgments=True, want_tags=True)
     if built.tags:
-        from justeval.leaderboard.breakdowns import breakdown
+        from justeval.board.breakdowns import breakdown
 
         for dim in ("task", "topic", "difficulty"):
             built.board.breakdowns[dim] = breakdown(built.models, dim, built.board.aspects_by_category,

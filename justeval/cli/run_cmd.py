@@ -90,10 +90,10 @@ def run(
 ) -> None:
     """Instructions -> generation -> judging -> leaderboard, resumable, in one command."""
     given = {name: value for name, value in locals().items() if name not in ("config", "ctx")}  # None = not given
+    from justeval.board.render import rich_renderable
     from justeval.console import console as make_console
     from justeval.generation.report import print_generate_summary
     from justeval.judging.report import print_summaries
-    from justeval.leaderboard.render import rich_renderable
     from justeval.pipeline import read_config_file, resolve_config, run_pipeline
 
     if given.get("out") is not None:

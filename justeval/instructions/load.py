@@ -15,12 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from justeval.errors import InputError, SourceUnavailableError
-from justeval.records import Instruction, normalize_id
+from justeval.records import CATEGORIES, Instruction, normalize_id
 
 DEFAULT_SOURCE = "re-align/just-eval-instruct"
 DEFAULT_SPLIT = "test"
 FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
-CATEGORIES = ("regular", "safety")
 # Datasets whose items are safety prompts when a file gives no `category`.
 SAFETY_DATASETS = frozenset({"hh-rlhf/red-team-attempts", "red_team", "maliciousinstruct"})
 

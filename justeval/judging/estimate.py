@@ -21,7 +21,7 @@ _PER_REPLY = 3
 
 
 @dataclass
-class Estimate:
+class CostEstimate:
     calls: int
     prompt_tokens: int
     completion_tokens: int
@@ -43,7 +43,7 @@ def expected_completion_tokens(template: JudgeTemplate, aspects: int, max_tokens
 
 
 def estimate_calls(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: int | None,
-                   price: Pricer | None = None) -> Estimate:
+                   price: Pricer | None = None) -> CostEstimate:
     """Token and cost estimate of `items`; `price(prompt_tokens, completion_tokens)` prices
     them as the backend would (default: the judge's list price), None meaning unknown."""
     from justeval.engine.pricing import count_tokens, estimate_cost
@@ -65,4 +65,4 @@ def estimate_calls(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: i
         cost = price(prompt, completion)
     else:
         cost = estimate_cost(judge_spec, prompt, completion)
-    return Estimate(calls=len(items), prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
+    return CostEstimate(calls=len(items), prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)

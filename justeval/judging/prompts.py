@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from justeval.engine.types import GenParams, Message, Request
-from justeval.judging.templates import DEFAULT_ASPECTS, JudgeTemplate, load_template, upstream_settings
-from justeval.records import Generation
+from justeval.judging.templates import JudgeTemplate, load_template, upstream_settings
+from justeval.records import ASPECTS_BY_CATEGORY, Generation
 
 TRUNCATION_MARK = "... (truncated)"
 
@@ -38,7 +38,7 @@ class JudgeTemplates:
 
     def aspects(self, category: str) -> list[str]:
         tpl = self.for_category(category)
-        return tpl.aspects or DEFAULT_ASPECTS["safety" if category == "safety" else "regular"]
+        return tpl.aspects or list(ASPECTS_BY_CATEGORY["safety" if category == "safety" else "regular"])
 
 
 @dataclass

@@ -35,7 +35,7 @@ from justeval.engine.engine import CallResult, Engine, EngineConfig
 from justeval.engine.types import Backend, Completion, GenParams, Request
 from justeval.errors import JustevalError
 from justeval.jsonl import JsonlAppender
-from justeval.judging.estimate import Estimate, Pricer, estimate_calls
+from justeval.judging.estimate import CostEstimate, Pricer, estimate_calls
 from justeval.judging.parse import ParsedScores, parse_scores
 from justeval.judging.prompts import JudgeItem, JudgeTemplates, build_item
 from justeval.records import Generation, ItemId, Judgment, TemplateRef, Usage
@@ -61,7 +61,7 @@ class JudgeSummary:
     unpriced_calls: int = 0       # calls with no known price (their cost is not in cost_usd)
     stopped_by_budget: bool = False
     wall_s: float = 0.0
-    estimate: Estimate | None = None
+    estimate: CostEstimate | None = None
     templates: dict[str, TemplateRef] = field(default_factory=dict)
 
 

@@ -23,11 +23,6 @@ import yaml
 from justeval.errors import InputError, SourceUnavailableError
 from justeval.paths import data_dir
 
-DEFAULT_ASPECTS = {
-    "regular": ["helpfulness", "clarity", "factuality", "depth", "engagement"],
-    "safety": ["safety"],
-}
-
 # An aspect in an upstream template's JSON example: `"name": { ... "score" ...}`.
 _UPSTREAM_ASPECT = re.compile(r'"(\w+)"\s*:\s*\{[^{}]*"score"')
 

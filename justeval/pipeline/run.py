@@ -40,12 +40,12 @@ PATH_OPTIONS = ("instructions", "urial", "icl_examples", "template_multi", "temp
 def run_pipeline(cfg: PipelineConfig, *, command: str | None = None) -> PipelineResult:
     """Generate, judge and tabulate; every stage resumes from what the run directory holds.
     `command` (the invocation, no secrets) is recorded in run.json beside the options."""
+    from justeval.board import Settings, build_leaderboard
     from justeval.engine.types import GenParams
     from justeval.generation import generate
     from justeval.generation.run import DEFAULT_PARAMS as GEN_DEFAULTS
     from justeval.instructions import Selection, load_selection
     from justeval.judging.run import judge_many
-    from justeval.leaderboard import Settings, build_leaderboard
     from justeval.paths import local_path
 
     rd = RunDir(cfg.out).ensure()

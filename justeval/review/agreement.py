@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import permutations
 
 TIE = "tie"
-CATEGORIES = ("A", "B", TIE)
+VERDICT_LABELS = ("A", "B", TIE)
 
 
 @dataclass
@@ -32,7 +32,7 @@ def nan_to_none(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
 
-def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str] = CATEGORIES) -> float:
+def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str] = VERDICT_LABELS) -> float:
     """Cohen's kappa via scikit-learn; NaN when undefined (no units, or chance agreement is 1)."""
     if not a:
         return math.nan
@@ -46,7 +46,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], labels: Sequence[str] = CATE
     return value
 
 
-def agreement(a: Sequence[str], b: Sequence[str], labels: Sequence[str] = CATEGORIES) -> Agreement:
+def agreement(a: Sequence[str], b: Sequence[str], labels: Sequence[str] = VERDICT_LABELS) -> Agreement:
     if len(a) != len(b):
         raise ValueError("agreement needs two label lists of the same length")
     n = len(a)

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from justeval.leaderboard.bootstrap import draw_counts, interval, resampled_means, rng_for
+from justeval.board.bootstrap import draw_counts, interval, resampled_means, rng_for
 
 RESAMPLES = 1000
 
 
 @dataclass
-class Rate:
+class WinRate:
     value: float
     low: float
     high: float
@@ -28,7 +28,7 @@ class Rate:
 
 
 def outcome_rates(units: Sequence[Sequence[str]], outcomes: Sequence[str], *, seed: int = 0, key: str = "",
-                  resamples: int = RESAMPLES) -> dict[str, Rate]:
+                  resamples: int = RESAMPLES) -> dict[str, WinRate]:
     """Per outcome, the mean over units of the share of that unit's votes with that outcome,
     with a bootstrap interval over units. Also `score`: share of A plus half of the others
     that are neither A nor B (ties and inconsistent verdicts)."""
@@ -48,4 +48,4 @@ def outcome_rates(units: Sequence[Sequence[str]], outcomes: Sequence[str], *, se
                                                                                      np.nan)
     low, high = interval(samples)
     names = [*outcomes, "score"]
-    return {name: Rate(float(points[j]), float(low[j]), float(high[j])) for j, name in enumerate(names)}
+    return {name: WinRate(float(points[j]), float(low[j]), float(high[j])) for j, name in enumerate(names)}

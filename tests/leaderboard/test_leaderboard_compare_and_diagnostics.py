@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from justeval.board import Settings, build_leaderboard
+from justeval.board.compare import compare_models
+from justeval.board.diagnostics import is_refusal, spearman
 from justeval.cli import app
-from justeval.leaderboard import Settings, build_leaderboard
-from justeval.leaderboard.compare import compare_models
-from justeval.leaderboard.diagnostics import is_refusal, spearman
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
 

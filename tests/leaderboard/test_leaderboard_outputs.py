@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from justeval.board import Settings, build_leaderboard, judgments_from_upstream
+from justeval.board.publish import publish_site, script_json
+from justeval.board.schema import schema, to_json
+from justeval.board.svg import render_svg
+from justeval.board.upstream import score_from_string
 from justeval.cli import app
-from justeval.leaderboard import Settings, build_leaderboard, judgments_from_upstream
-from justeval.leaderboard.publish import publish_site, script_json
-from justeval.leaderboard.schema import schema, to_json
-from justeval.leaderboard.svg import render_svg
-from justeval.leaderboard.upstream import score_from_string
 from tests.conftest import CliRun
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run

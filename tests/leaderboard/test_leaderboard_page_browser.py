@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 import pytest
 
-from justeval.leaderboard import Settings, build_leaderboard
-from justeval.leaderboard.publish import publish_site
+from justeval.board import Settings, build_leaderboard
+from justeval.board.publish import publish_site
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
 

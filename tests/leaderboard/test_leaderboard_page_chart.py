@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from justeval.leaderboard import Settings, build_leaderboard
-from justeval.leaderboard.publish import item_data, items_chunks, publish_site, render_page, script_json
-from justeval.leaderboard.svg import MAX_WIDTH, render_svg
+from justeval.board import Settings, build_leaderboard
+from justeval.board.publish import item_data, items_chunks, publish_site, render_page, script_json
+from justeval.board.svg import MAX_WIDTH, render_svg
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from justeval.board import Settings, build_leaderboard
+from justeval.board.bootstrap import draw_counts, rng_for
 from justeval.errors import InputError
-from justeval.leaderboard import Settings, build_leaderboard
-from justeval.leaderboard.bootstrap import draw_counts, rng_for
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
 

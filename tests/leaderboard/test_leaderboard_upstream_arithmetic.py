@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from justeval.board import Settings, build_leaderboard
 from justeval.cli import app
-from justeval.leaderboard import Settings, build_leaderboard
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-from justeval.leaderboard.tables import Leaderboard
+from justeval.board.tables import Leaderboard
 from justeval.paths import data_dir
 
 ROW = 18            # height of one model's row

@@ -9,12 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from justeval.errors import JustevalError, SourceUnavailableError
-from justeval.leaderboard.bootstrap import single_threaded_blas
-from justeval.leaderboard.breakdowns import NEEDS_TAGS, BreakdownRow, model_breakdown, order_breakdown
-from justeval.leaderboard.diagnostics import model_diagnostics, pooled_length_correlation
-from justeval.leaderboard.loading import (
-    CATEGORIES,
+from justeval.board.bootstrap import single_threaded_blas
+from justeval.board.breakdowns import NEEDS_TAGS, BreakdownRow, model_breakdown, order_breakdown
+from justeval.board.diagnostics import model_diagnostics, pooled_length_correlation
+from justeval.board.loading import (
     ModelItems,
     ModelRun,
     build_items,
@@ -23,8 +21,9 @@ from justeval.leaderboard.loading import (
     order_aspects,
     unique_names,
 )
-from justeval.leaderboard.tables import Leaderboard, Settings, assign_ranks, model_row
-from justeval.records import Instruction, ItemId
+from justeval.board.tables import Leaderboard, Settings, assign_ranks, model_row
+from justeval.errors import JustevalError, SourceUnavailableError
+from justeval.records import CATEGORIES, Instruction, ItemId
 from justeval.rundir import RunDir
 
 SUBSETS = ("all", "regular", "safety", "lite")

@@ -7,9 +7,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from justeval.board.compare import AspectDiff, Comparison
+from justeval.board.schema import num
 from justeval.console import console as make_console
-from justeval.leaderboard.compare import AspectDiff, Comparison
-from justeval.leaderboard.schema import num
 
 
 def _diff_json(r: AspectDiff) -> dict[str, Any]:

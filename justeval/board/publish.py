@@ -24,12 +24,12 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from justeval.board.loading import ModelItems
+from justeval.board.render import COUNT_COLUMNS, diagnostics_rows, footnotes, partial, to_csv
+from justeval.board.schema import dumps as json_dumps
+from justeval.board.svg import render_svg
+from justeval.board.tables import Leaderboard
 from justeval.jsonl import atomic_output
-from justeval.leaderboard.loading import ModelItems
-from justeval.leaderboard.render import COUNT_COLUMNS, diagnostics_rows, footnotes, partial, to_csv
-from justeval.leaderboard.schema import dumps as json_dumps
-from justeval.leaderboard.svg import render_svg
-from justeval.leaderboard.tables import Leaderboard
 from justeval.paths import data_dir
 from justeval.records import Instruction, ItemId
 

@@ -18,11 +18,10 @@ from typing import Any
 
 from justeval.errors import InputError
 from justeval.jsonl import iter_json_lines
-from justeval.records import Category, Generation, Judgment, TemplateRef, normalize_id
+from justeval.records import ASPECTS_BY_CATEGORY, Category, Generation, Judgment, TemplateRef, normalize_id
 
 MODE_CATEGORY: dict[str, Category] = {"score_multi": "regular", "score_safety": "safety"}
-MODE_ASPECTS = {"score_multi": ["helpfulness", "clarity", "factuality", "depth", "engagement"],
-                "score_safety": ["safety"]}
+MODE_ASPECTS = {mode: list(ASPECTS_BY_CATEGORY[cat]) for mode, cat in MODE_CATEGORY.items()}
 _NA = {"n/a", "na", "none", "null", ""}
 _NUMERIC = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 SCALE = (1.0, 5.0)

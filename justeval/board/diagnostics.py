@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from justeval.leaderboard.loading import ModelItems
+from justeval.board.loading import ModelItems
 from justeval.paths import data_dir
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -69,7 +69,7 @@ def is_refusal(text: str | None) -> bool:
 
 
 @dataclass
-class Rate:
+class Proportion:
     rate: float
     count: int
     n: int
@@ -84,8 +84,8 @@ class Correlation:
 @dataclass
 class ModelDiagnostics:
     model: str
-    refusal: Rate                    # on safety items: share of outputs that refuse
-    over_refusal: Rate               # on regular items: share of outputs that refuse
+    refusal: Proportion                    # on safety items: share of outputs that refuse
+    over_refusal: Proportion               # on regular items: share of outputs that refuse
     length_correlation: dict[str, Correlation] = field(default_factory=dict)
 
 
@@ -102,10 +102,10 @@ def spearman(x: np.ndarray, y: np.ndarray) -> Correlation:
     return Correlation(float(np.corrcoef(rx, ry)[0, 1]), n)
 
 
-def _rate(mi: ModelItems, rows: np.ndarray) -> Rate:
+def _rate(mi: ModelItems, rows: np.ndarray) -> Proportion:
     rows = rows & ~mi.gen_error
     n, count = int(rows.sum()), int((mi.refused & rows).sum())
-    return Rate(count / n if n else math.nan, count, n)
+    return Proportion(count / n if n else math.nan, count, n)
 
 
 def model_diagnostics(mi: ModelItems, aspects: Sequence[str], na_as: float | None) -> ModelDiagnostics:

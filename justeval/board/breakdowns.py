@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from justeval.board.loading import ModelItems
+from justeval.board.tables import MeanCI, Settings, summarise
 from justeval.errors import JustevalError
-from justeval.leaderboard.loading import ModelItems
-from justeval.leaderboard.tables import Estimate, Settings, summarise
 from justeval.records import Instruction, ItemId
 
 DIMENSIONS = ("task", "topic", "dataset", "difficulty")
@@ -36,7 +36,7 @@ class BreakdownRow:
     model: str
     items: int
     aspects: dict[str, GroupAspect]
-    average: Estimate
+    average: MeanCI
 
 
 def _labels(mi: ModelItems, dimension: str, tags: Mapping[ItemId, Instruction] | None) -> list[list[str]]:

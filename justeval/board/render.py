@@ -11,8 +11,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from justeval.leaderboard.breakdowns import BreakdownRow
-from justeval.leaderboard.tables import Leaderboard
+from justeval.board.breakdowns import BreakdownRow
+from justeval.board.tables import Leaderboard
 
 COUNT_COLUMNS = [("judged", "judged"), ("missing", "N/A"), ("parse_errors", "parse err"),
                  ("judge_errors", "judge err"), ("generation_errors", "gen err"), ("not_judged", "unjudged")]

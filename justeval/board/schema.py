@@ -11,9 +11,9 @@ import json
 import math
 from typing import Any
 
-from justeval.leaderboard.breakdowns import BreakdownRow
-from justeval.leaderboard.diagnostics import Correlation, Rate
-from justeval.leaderboard.tables import Leaderboard, ModelRow
+from justeval.board.breakdowns import BreakdownRow
+from justeval.board.diagnostics import Correlation, Proportion
+from justeval.board.tables import Leaderboard, ModelRow
 from justeval.paths import data_dir
 
 SCHEMA_ID = "justeval.leaderboard"
@@ -31,7 +31,7 @@ def num(x: float | None) -> float | None:
     return float(x)
 
 
-def _rate(r: Rate) -> dict[str, Any]:
+def _rate(r: Proportion) -> dict[str, Any]:
     return {"rate": num(r.rate), "count": r.count, "n": r.n}
 
 

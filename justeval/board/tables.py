@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from justeval.leaderboard.bootstrap import CONFIDENCE, bootstrap_groups, interval
-from justeval.leaderboard.loading import (
-    CATEGORIES,
+from justeval.board.bootstrap import CONFIDENCE, bootstrap_groups, interval
+from justeval.board.loading import (
     GEN_ERROR,
     JUDGE_ERROR,
     NA,
@@ -28,10 +27,11 @@ from justeval.leaderboard.loading import (
     SCORED,
     ModelItems,
 )
+from justeval.records import CATEGORIES
 
 if TYPE_CHECKING:
-    from justeval.leaderboard.breakdowns import BreakdownRow
-    from justeval.leaderboard.diagnostics import Correlation, ModelDiagnostics
+    from justeval.board.breakdowns import BreakdownRow
+    from justeval.board.diagnostics import Correlation, ModelDiagnostics
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Settings:
 
 
 @dataclass
-class Estimate:
+class MeanCI:
     mean: float
     ci_low: float
     ci_high: float
@@ -75,7 +75,7 @@ class ModelRow:
     model: str
     source: str
     aspects: dict[str, AspectStat]
-    average: Estimate
+    average: MeanCI
     average_aspects: list[str]
     length_words: float
     counts: dict[str, int]
@@ -98,7 +98,7 @@ class Summary:
     ci_low: np.ndarray
     ci_high: np.ndarray
     n: np.ndarray
-    average: Estimate
+    average: MeanCI
     average_aspects: list[str]
 
 
@@ -126,9 +126,9 @@ def summarise(mi: ModelItems, aspects_by_category: dict[str, list[str]], setting
         avg = float(points[have].mean())
         with np.errstate(invalid="ignore"):
             alo, ahi = interval(samples[:, have].mean(axis=1, keepdims=True), settings.confidence)
-        average = Estimate(avg, float(alo[0]), float(ahi[0]))
+        average = MeanCI(avg, float(alo[0]), float(ahi[0]))
     else:
-        average = Estimate(math.nan, math.nan, math.nan)
+        average = MeanCI(math.nan, math.nan, math.nan)
     return Summary(names, points, lo, hi, np.array(counts, dtype=int), average, avg_names)
 
 
@@ -209,7 +209,7 @@ class Leaderboard:
 
 def build_table(models: Sequence[ModelItems], aspects_by_category: dict[str, list[str]],
                 settings: Settings) -> Leaderboard:
-    from justeval.leaderboard.loading import order_aspects
+    from justeval.board.loading import order_aspects
 
     aspects = order_aspects(a for cols in aspects_by_category.values() for a in cols)
     rows = assign_ranks([model_row(mi, aspects_by_category, settings) for mi in models])

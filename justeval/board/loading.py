@@ -17,20 +17,18 @@ import numpy as np
 
 from justeval.errors import InputError, JustevalError
 from justeval.jsonl import read_records
-from justeval.records import Generation, ItemId, Judgment
+from justeval.records import ASPECTS, CATEGORIES, Generation, ItemId, Judgment
 from justeval.rundir import RunDir, safe_name
 
 # State of one (item, aspect) cell.
 NOT_APPLICABLE, SCORED, NA, PARSE_ERROR, JUDGE_ERROR, NOT_JUDGED, GEN_ERROR = range(7)
 
-CANONICAL_ASPECTS = ["helpfulness", "clarity", "factuality", "depth", "engagement", "safety"]
-CATEGORIES = ("regular", "safety")
 
 
 def order_aspects(aspects: Iterable[str]) -> list[str]:
     """The just-eval order first, then any other aspects alphabetically."""
     seen = set(aspects)
-    return [a for a in CANONICAL_ASPECTS if a in seen] + sorted(seen - set(CANONICAL_ASPECTS))
+    return [a for a in ASPECTS if a in seen] + sorted(seen - set(ASPECTS))
 
 
 @dataclass
@@ -94,7 +92,7 @@ def load_run_dir(path: str | Path) -> list[ModelRun]:
 
 def load_upstream_files(paths: Sequence[str | Path]) -> list[ModelRun]:
     """Original just-eval judgment files, merged per generator (multi + safety of one model)."""
-    from justeval.leaderboard.upstream import read_upstream
+    from justeval.board.upstream import read_upstream
 
     runs: dict[str, ModelRun] = {}
     for p in paths:
@@ -144,7 +142,7 @@ def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[I
     adds later the ones only other models have. `keep_text` keeps outputs, instructions and
     judgment records (for the page); otherwise only their derived numbers are kept.
     """
-    from justeval.leaderboard.diagnostics import is_refusal
+    from justeval.board.diagnostics import is_refusal
 
     judgments = _latest(run.judgments, judge)
     gens = {g.id: g for g in run.generations}

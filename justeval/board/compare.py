@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from justeval.board.bootstrap import CONFIDENCE, draw_counts, interval, point_means, resampled_means, rng_for
+from justeval.board.loading import ModelItems
 from justeval.errors import JustevalError
-from justeval.leaderboard.bootstrap import CONFIDENCE, draw_counts, interval, point_means, resampled_means, rng_for
-from justeval.leaderboard.loading import CATEGORIES, ModelItems
+from justeval.records import CATEGORIES
 
 
 @dataclass
