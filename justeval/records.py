@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from justeval.ids import ItemId, id_order, normalize_id  # noqa: F401  (re-exported: readers import them from here)
+
 FORMAT_VERSION = 1
 
-ItemId = int | str
 Category = Literal["regular", "safety"]
 #: the two kinds of item: regular instructions and safety (red-team) prompts
 CATEGORIES: tuple[Category, ...] = ("regular", "safety")
@@ -23,29 +24,6 @@ ASPECTS_BY_CATEGORY: dict[Category, tuple[str, ...]] = {
 }
 #: every built-in aspect, in the order tables show them
 ASPECTS: tuple[str, ...] = (*ASPECTS_BY_CATEGORY["regular"], *ASPECTS_BY_CATEGORY["safety"])
-
-
-def id_order(value: ItemId) -> tuple[int, int, str]:
-    """Sort key for item ids: ints before strings, each in natural order (mixed ids still sort)."""
-    return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
-
-
-def normalize_id(value: Any) -> ItemId:
-    """Ids are ints in the published set; digit strings from CSV or JSON keys become ints."""
-    if isinstance(value, bool):
-        raise ValueError(f"invalid id {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise ValueError("empty id")
-        if text.lstrip("-").isdigit():
-            return int(text)
-        return text
-    raise ValueError(f"invalid id {value!r}")
 
 
 class Instruction(BaseModel):

@@ -22,19 +22,20 @@ that contain code blocks).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from justeval.errors import InputError, SourceUnavailableError, UsageError
+from justeval.errors import InputError, UsageError
 
 FENCE = "```"
 QUERY_HEADING = "# Query:"
 ANSWER_HEADING = "# Answer:"
 STOP_SEQUENCES = [QUERY_HEADING]
 BUILTIN = {"default": "urial_default.txt"}
+#: the published prompts are a few KB; anything this large is not a prompt
+MAX_PROMPT_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -126,17 +127,10 @@ def _stem(url: str) -> str:
 
 
 def _fetch(url: str, timeout: float) -> str:
-    if os.environ.get("JUSTEVAL_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise SourceUnavailableError(f"offline mode: cannot fetch {url}; download it and pass the file path")
-    import httpx
+    from justeval.fetch import fetch_text
 
-    try:
-        response = httpx.get(url, timeout=timeout, follow_redirects=True)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise SourceUnavailableError(f"cannot fetch URIAL prompt {url} ({exc}); "
-                                     "download it and pass the file path") from exc
-    text = response.text
+    text = fetch_text(url, what="URIAL prompt", hint="download it and pass the file path", timeout=timeout,
+                      max_bytes=MAX_PROMPT_BYTES)
     if not text.strip():
-        raise SourceUnavailableError(f"URIAL prompt {url} is empty")
+        raise InputError(url, "URIAL prompt is empty")
     return text

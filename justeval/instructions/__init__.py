@@ -5,7 +5,7 @@ from __future__ import annotations
 from justeval.instructions.assemble import AssembleResult, Difference, assemble
 from justeval.instructions.export import write_instructions
 from justeval.instructions.load import DEFAULT_SOURCE, load_instructions
-from justeval.instructions.recipe import Recipe, load_recipe, parse_ranges
+from justeval.instructions.recipe import Recipe, load_recipe
 from justeval.instructions.select import Selection, load_lite_ids, load_selection, select, selection_from_cli
 from justeval.instructions.stats import instruction_stats
 
@@ -21,7 +21,6 @@ __all__ = [
     "load_lite_ids",
     "load_recipe",
     "load_selection",
-    "parse_ranges",
     "select",
     "selection_from_cli",
     "write_instructions",

@@ -1,4 +1,4 @@
-"""The recipe of the set (`instructions/just-eval.yaml`) and the range syntax it uses."""
+"""The recipe of the set (`instructions/just-eval.yaml`): categories, sources, tags, lite ids."""
 
 from __future__ import annotations
 
@@ -7,29 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from justeval.errors import InputError
-from justeval.records import ItemId, normalize_id
+from justeval.ids import ItemId, ids_in_file
 
 RECIPE_NAME = "just-eval.yaml"
-
-
-def parse_ranges(spec: str | int | None, *, path: str | Path | None = None) -> list[ItemId]:
-    """Expand "0-3, 7, abc" into [0, 1, 2, 3, 7, "abc"] keeping order; ranges are inclusive."""
-    if spec is None:
-        return []
-    out: list[ItemId] = []
-    for part in str(spec).replace("\n", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, sep, hi = part.partition("-")
-        if sep and lo.strip().isdigit() and hi.strip().isdigit():
-            a, b = int(lo), int(hi)
-            if b < a:
-                raise InputError(path, f"range {part!r} runs backwards")
-            out.extend(range(a, b + 1))
-        else:
-            out.append(normalize_id(part))
-    return out
 
 
 @dataclass
@@ -83,13 +63,13 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
         raise InputError(p, f"malformed YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):
         raise InputError(p, "a recipe needs a `sources` list")
-    cats = {name: parse_ranges(spec.get("ids"), path=p) for name, spec in (raw.get("categories") or {}).items()}
+    cats = {name: ids_in_file(spec.get("ids"), p) for name, spec in (raw.get("categories") or {}).items()}
     sources = []
     for i, s in enumerate(raw["sources"]):
         try:
             spec = SourceSpec(
                 name=s["name"], category=s["category"], count=int(s["count"]), source_id=s["source_id"],
-                select=[int(x) for x in parse_ranges(s.get("select"), path=p)], text=s.get("text", "instruction"),
+                select=[int(x) for x in ids_in_file(s.get("select"), p)], text=s.get("text", "instruction"),
                 dataset=s.get("dataset"), dataset_field=s.get("dataset_field"), hf=s.get("hf"), url=s.get("url"),
                 local=s.get("local"), order_by=s.get("order_by"), subsets=dict(s.get("subsets") or {}),
                 known_differences=list(s.get("known_differences") or []))

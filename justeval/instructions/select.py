@@ -7,16 +7,16 @@ explicit file, or from the public home named in the recipe for the hub source.
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from justeval.errors import InputError, JustevalError, SourceUnavailableError
+from justeval.errors import InputError, JustevalError
+from justeval.fetch import fetch_json
+from justeval.ids import ids_option
 from justeval.instructions.load import load_instructions, resolve_local
-from justeval.instructions.recipe import parse_ranges
 from justeval.records import Instruction, ItemId
 
 SUBSETS = ("all", "regular", "safety", "lite")
@@ -61,7 +61,10 @@ def load_lite_ids(source: str | Path | None = None, override: str | Path | None 
                 raise InputError(local, f"--subset lite needs {name} beside the instructions file "
                                  f"(with {LITE_KEYS[0]} and {LITE_KEYS[1]})")
         else:
-            return _read_lite(fetch_json(str(recipe.lite_ids["url"])), str(recipe.lite_ids["url"]))
+            url = str(recipe.lite_ids["url"])
+            data = fetch_json(url, what="the lite subset's ids", timeout=20.0,
+                              hint="download it and pass a local instructions folder holding lite_ids.json")
+            return _read_lite(data, url)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -69,20 +72,6 @@ def load_lite_ids(source: str | Path | None = None, override: str | Path | None 
     except json.JSONDecodeError as exc:
         raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from exc
     return _read_lite(data, path)
-
-
-def fetch_json(url: str, timeout: float = 20.0) -> Any:
-    """GET a small JSON file; offline mode or any network failure is one clear error."""
-    hint = "download it and pass a local instructions folder holding lite_ids.json"
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
-        raise SourceUnavailableError(f"offline mode: cannot fetch {url}; {hint}")
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # the https URL named by the recipe
-            return json.loads(resp.read().decode("utf-8"))
-    except Exception as exc:
-        raise SourceUnavailableError(f"cannot fetch {url} ({exc}); {hint}") from exc
 
 
 def _values(items: Iterable[str] | None) -> list[str]:
@@ -133,10 +122,7 @@ def select(instructions: Sequence[Instruction], selection: Selection, *,
         low = {w.lower() for w in wanted}
         items = [i for i in items if i.difficulty is not None and i.difficulty.lower() in low]
     if sel.ids:
-        try:
-            wanted_ids = set(parse_ranges(sel.ids))
-        except (ValueError, InputError) as exc:
-            raise JustevalError(f"bad --ids {sel.ids!r}: {exc}") from exc
+        wanted_ids = ids_option(sel.ids) or set()
         items = [i for i in items if i.id in wanted_ids]
     if sel.sample is not None:
         if sel.sample < 0:

@@ -133,28 +133,22 @@ def read_remote(spec: SourceSpec) -> list[SourceRow]:
 
 
 def _read_url(spec: SourceSpec, url: str, hint: str) -> list[SourceRow]:
-    """A .json list, .jsonl records or a text file (one instruction a line) at `url`; files on
-    huggingface.co are sent $HF_TOKEN, as gated datasets (LIMA) need."""
-    import os
+    """A .json list, .jsonl records or a text file (one instruction a line) at `url`, parsed
+    as a local copy would be, errors naming the URL."""
     import tempfile
     import urllib.parse
-    import urllib.request
 
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
-        raise SourceUnavailableError(f"offline mode: cannot fetch source {spec.name!r} from {url}; {hint}")
-    request = urllib.request.Request(url)
-    token = os.environ.get("HF_TOKEN")
-    if token and urllib.parse.urlparse(url).hostname == "huggingface.co":
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as resp:  # the URL named by the recipe
-            data = resp.read()
-    except Exception as exc:
-        raise SourceUnavailableError(f"cannot fetch source {spec.name!r} from {url} ({exc}); {hint}") from exc
+    from justeval.fetch import fetch_bytes
+
+    data = fetch_bytes(url, what=f"source {spec.name!r}", hint=hint)
     suffix = Path(urllib.parse.urlparse(url).path).suffix
     if spec.text == "line" or suffix not in (".json", ".jsonl"):
-        return [SourceRow(text=t.strip()) for t in data.decode("utf-8").splitlines() if t.strip()]
-    with tempfile.TemporaryDirectory() as tmp:  # parsed as a local copy would be, errors naming the URL
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(url, f"not UTF-8 text (byte {exc.start})") from exc
+        return [SourceRow(text=t.strip()) for t in text.splitlines() if t.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{spec.name}{suffix}"
         path.write_bytes(data)
         try:

@@ -20,8 +20,11 @@ from typing import Any
 
 import yaml
 
-from justeval.errors import InputError, SourceUnavailableError
+from justeval.errors import InputError
 from justeval.paths import data_dir
+
+#: a judge template is a prompt, not a data file: anything larger is refused
+MAX_TEMPLATE_BYTES = 1024 * 1024
 
 # An aspect in an upstream template's JSON example: `"name": { ... "score" ...}`.
 _UPSTREAM_ASPECT = re.compile(r'"(\w+)"\s*:\s*\{[^{}]*"score"')
@@ -143,15 +146,12 @@ def load_template(ref: str | Path) -> JudgeTemplate:
 
 
 def _from_url(url: str) -> JudgeTemplate:
-    import httpx
+    from justeval.fetch import fetch_text
 
-    try:
-        resp = httpx.get(url, timeout=30.0, follow_redirects=True)
-        resp.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise SourceUnavailableError(f"cannot fetch judge template {url}: {exc}") from exc
+    text = fetch_text(url, what="judge template", hint="download it and pass the file path", timeout=30.0,
+                      max_bytes=MAX_TEMPLATE_BYTES)
     stem = Path(url.split("?", 1)[0].rstrip("/")).stem or "template"
-    return _build(stem, resp.text, url, url.split("?", 1)[0].endswith(".j2"), {})
+    return _build(stem, text, url, url.split("?", 1)[0].endswith(".j2"), {})
 
 
 def _sidecar_meta(path: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 from justeval.engine.engine import CallResult, Engine, EngineConfig
 from justeval.engine.types import Backend, Completion, GenParams, Request
 from justeval.errors import InputError
+from justeval.ids import ids_option
 from justeval.jsonl import JsonlAppender
 from justeval.judging.templates import load_template
 from justeval.records import Generation, ItemId, TemplateRef, Usage, id_order
@@ -55,20 +56,6 @@ class PairwiseSummary:
     retry_parse_errors: bool = False  # this invocation asked again for parse_error orders
     wall_s: float = 0.0
     records: list[PairwiseJudgment] = field(default_factory=list)
-
-
-def parse_ids(spec: str | None) -> set[ItemId] | None:
-    """`0-99,800,x12` -> the ids it names (ranges of ints, or single ids)."""
-    if not spec:
-        return None
-    out: set[ItemId] = set()
-    for part in (p.strip() for p in spec.split(",")):
-        lo, dash, hi = part.partition("-")
-        if dash and lo.strip().isdigit() and hi.strip().isdigit():
-            out.update(range(int(lo), int(hi) + 1))
-        elif part:
-            out.add(int(part) if part.lstrip("-").isdigit() else part)
-    return out
 
 
 def _generator(gens: dict[ItemId, Generation], path: Path) -> str:
@@ -129,7 +116,7 @@ def pairwise_run(run_a: str | Path, run_b: str | Path, judge: str, *, template: 
     path = Path(out) if out else default_path(run_a, gen_a, gen_b, judge)
     summary = PairwiseSummary(judge=judge, path=path, generator_a=gen_a, generator_b=gen_b,
                               retry_parse_errors=retry_parse_errors)
-    wanted = parse_ids(ids)
+    wanted = ids_option(ids)
     shared = sorted((i for i in gens_a if i in gens_b and (wanted is None or i in wanted)), key=id_order)
     shared = shared[:limit] if limit is not None else shared
     summary.items = len(shared)
