@@ -24,8 +24,9 @@ from multiprocessing.connection import Connection
 os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark-not-a-real-key")
 
 import justeval.engine  # noqa: F401 - registers the backends
+from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.engine import CallResult, Engine, EngineConfig, RunSummary
-from justeval.engine.types import Message, Request, make_backend
+from justeval.engine.types import Message, Request
 from justeval.testing.stub_server import StubServer
 
 
@@ -50,7 +51,7 @@ def server_process(latency: float) -> Iterator[str]:
 
 def run(base_url: str, n: int, concurrency: int) -> tuple[float, float, RunSummary]:
     """(wall seconds, this process's CPU seconds, summary) for n requests."""
-    backend = make_backend("openai:bench-model", base_url=base_url)
+    backend = BackendSpec(spec="openai:bench-model", base_urls=[base_url]).build()
     config = EngineConfig(concurrency=concurrency, cache=False, progress=False, max_retries=0)
     requests = [Request(key=str(i), messages=[Message(role="user", content=f"question {i}")]) for i in range(n)]
     failures: list[CallResult] = []

@@ -46,6 +46,17 @@ class BudgetExceeded(JustevalError):
     """Raised internally when a spending limit stops a run."""
 
 
+def describe_invalid(exc: Exception) -> str:
+    """One line for a pydantic ValidationError of a settings model: which setting, and why."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    first = errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"invalid setting '{where}': {message}"
+
+
 def warn(message: str) -> None:
     """One line on stderr about something the user should know but that does not stop the run."""
     import sys

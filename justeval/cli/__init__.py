@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from pydantic import ValidationError
+
 from justeval.cli.app import app
 from justeval.errors import JustevalError
 
@@ -32,6 +34,12 @@ def main() -> None:
 
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
+    except ValidationError as exc:  # a settings model refused a value given on the command line
+        from justeval.errors import describe_invalid
+        from justeval.redact import redact
+
+        print(f"error: {redact(describe_invalid(exc))}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()
     except SystemExit:

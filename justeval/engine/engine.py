@@ -45,36 +45,20 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from justeval.engine.config import EngineConfig
 from justeval.engine.progress import NullProgress, make_progress
 from justeval.engine.ratelimit import RateLimiter
 from justeval.engine.retry import RETRY_AFTER_CAP_S, call_with_retries, with_timeout
 from justeval.engine.types import Backend, BackendError, Completion, Request
 from justeval.records import Usage
 
+__all__ = ["CallResult", "Engine", "EngineConfig", "ParseFailure", "RunSummary"]
+
 
 class ParseFailure(Exception):
     """Raised by a validator when a reply cannot be used; the message is the reason."""
-
-
-@dataclass
-class EngineConfig:
-    concurrency: int = 8
-    rpm: float | None = None
-    tpm: float | None = None
-    max_retries: int = 6
-    timeout_s: float = 120.0
-    cache: bool = True
-    cache_dir: Path | None = None
-    budget_usd: float | None = None
-    parse_retries: int = 0
-    progress: bool = True
-    description: str = "calls"
-    #: first backoff step and longest backoff wait (seconds); Retry-After overrides both
-    retry_base_s: float = 1.0
-    retry_max_wait_s: float = 60.0
 
 
 @dataclass

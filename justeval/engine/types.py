@@ -72,8 +72,18 @@ class Backend(abc.ABC):
     #: registry prefix, e.g. "openai"
     kind: str = ""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 completion: bool = False, timeout: float | None = None) -> None:
+        """The uniform constructor `BackendSpec.build` calls (plus the spec's `options`); a
+        backend that has no use for a server, key or timeout accepts and ignores them."""
         self.model = model
+
+    @classmethod
+    def find_key(cls, model: str, base_url: str | None) -> str | None:
+        """The API key from this backend's default variable when none is named; raise
+        `MissingKeyError` naming the variable when one is needed and unset. Called once, by
+        `BackendSpec.api_key`; the default needs no key."""
+        return None
 
     @property
     def spec(self) -> str:
@@ -98,11 +108,10 @@ class Backend(abc.ABC):
         """Release connections."""
 
 
-BackendFactory = Callable[..., Backend]
-_REGISTRY: dict[str, Callable[[], BackendFactory]] = {}
+_REGISTRY: dict[str, Callable[[], type[Backend]]] = {}
 
 
-def register_backend(kind: str, loader: Callable[[], BackendFactory]) -> None:
+def register_backend(kind: str, loader: Callable[[], type[Backend]]) -> None:
     """Register a backend kind; `loader` imports lazily so optional deps load only on use."""
     _REGISTRY[kind] = loader
 
@@ -111,15 +120,10 @@ def backend_kinds() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make_backend(spec: str, **options: Any) -> Backend:
-    """Resolve `kind:model` (e.g. `openai:gpt-4o`, `litellm:anthropic/claude-3-5-sonnet`,
-    `hf:./tiny-model`) to a backend instance."""
+def backend_class(kind: str) -> type[Backend]:
+    """The Backend class registered as `kind` (its module is imported now)."""
     from justeval.errors import JustevalError
 
-    kind, sep, model = spec.partition(":")
-    if not sep or not model:
-        raise JustevalError(f"model spec {spec!r} must look like KIND:MODEL, KIND one of {backend_kinds()}")
     if kind not in _REGISTRY:
-        raise JustevalError(f"unknown backend {kind!r} in {spec!r}; known: {', '.join(backend_kinds())}")
-    factory = _REGISTRY[kind]()
-    return factory(model, **options)
+        raise JustevalError(f"unknown backend {kind!r}; known: {', '.join(backend_kinds())}")
+    return _REGISTRY[kind]()

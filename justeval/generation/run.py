@@ -231,7 +231,9 @@ def _engine_meta(config: EngineConfig) -> dict[str, Any]:
 
 
 def _make_backend(spec: str, options: dict[str, Any]) -> Backend:
-    import justeval.engine.backends  # noqa: F401  (registers the backend kinds)
-    from justeval.engine.types import make_backend
+    from justeval.engine.backend_spec import BackendSpec
 
-    return make_backend(spec, **options)
+    opts = {k: v for k, v in options.items() if v is not None}
+    endpoint = "completions" if opts.get("completion") else "chat"
+    return BackendSpec(spec=spec, base_urls=opts.get("base_url"), api_key_env=opts.get("api_key_env"),
+                       endpoint=endpoint).build(timeout_s=opts.get("timeout"))

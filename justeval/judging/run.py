@@ -24,7 +24,6 @@ last line per (id, judge, template hash).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,7 +141,7 @@ def judge_many(run_dir: str | Path, judges: Sequence[str], **options: Any) -> li
     for judge in judges:
         cfg = config
         if config.budget_usd is not None:
-            cfg = dataclasses.replace(config, budget_usd=max(0.0, config.budget_usd - spent))
+            cfg = config.but(budget_usd=max(0.0, config.budget_usd - spent))
         summary = judge_run(run_dir, judge, engine_config=cfg, several_judges=several, **options)
         spent += summary.cost_usd
         summaries.append(summary)
@@ -150,10 +149,12 @@ def judge_many(run_dir: str | Path, judges: Sequence[str], **options: Any) -> li
 
 
 def _make_backend(spec: str, options: dict[str, Any]) -> Backend:
-    import justeval.engine.backends  # noqa: F401  (registers the backend kinds)
-    from justeval.engine.types import make_backend
+    from justeval.engine.backend_spec import BackendSpec
 
-    return make_backend(spec, **{k: v for k, v in options.items() if v is not None})
+    opts = {k: v for k, v in options.items() if v is not None}
+    endpoint = "completions" if opts.get("completion") else "chat"
+    return BackendSpec(spec=spec, base_urls=opts.get("base_url"), api_key_env=opts.get("api_key_env"),
+                       endpoint=endpoint).build(timeout_s=opts.get("timeout"))
 
 
 def backend_pricer(spec: str, options: dict[str, Any]) -> Pricer | None:
@@ -174,7 +175,7 @@ async def _judge_items(backend: Backend, config: EngineConfig, items: list[Judge
     """One engine pass over every item; each reply is validated against its own template's
     aspects, so regular and safety items share the concurrency and the budget."""
     by_key = {it.request.key: it for it in items}
-    cfg = dataclasses.replace(config, description=f"judge {judge}")
+    cfg = config.but(description=f"judge {judge}")
 
     def on_result(result: CallResult) -> None:
         appender.write(to_judgment(by_key[result.request.key], judge, result))

@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 import justeval.engine  # noqa: F401 - registers the backends
+from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.engine import CallResult, Engine, EngineConfig, RunSummary, Validator
-from justeval.engine.types import Backend, GenParams, Message, Request, make_backend
+from justeval.engine.types import Backend, GenParams, Message, Request
 from justeval.testing.stub_server import StubServer
 
 RunEngine = Callable[..., tuple[RunSummary, list[CallResult]]]
@@ -20,7 +21,7 @@ def chat_request(key: str, text: str | None = None, **params: Any) -> Request:
 
 @pytest.fixture
 def openai_backend(stub_server: StubServer) -> Backend:
-    return make_backend("openai:stub-model", base_url=stub_server.base_url)
+    return BackendSpec(spec="openai:stub-model", base_urls=[stub_server.base_url]).build()
 
 
 @pytest.fixture

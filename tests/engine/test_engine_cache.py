@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.cache import ReplyCache, cache_key, default_cache_dir
-from justeval.engine.types import Backend, make_backend
+from justeval.engine.types import Backend
 from justeval.testing.stub_server import Reply, StubServer
 from tests.engine.conftest import RunEngine, chat_request
 
@@ -41,7 +42,7 @@ def test_anything_that_changes_the_reply_misses_the_cache(stub_server: StubServe
     elif change == "params":
         request = chat_request("a", "hello", temperature=0.7)
     else:
-        backend = make_backend("openai:other-model", base_url=stub_server.base_url)
+        backend = BackendSpec(spec="openai:other-model", base_urls=[stub_server.base_url]).build()
     _, results = run_engine(backend, [request])
     assert stub_server.count == 2 and not results[0].cached
 

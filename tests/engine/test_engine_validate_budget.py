@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
+from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.engine import CallResult, ParseFailure
-from justeval.engine.types import Backend, Completion, Request, make_backend
+from justeval.engine.types import Backend, Completion, Request
 from justeval.testing.stub_server import Reply, StubServer
 from tests.engine.conftest import RunEngine, chat_request
 
@@ -70,7 +71,7 @@ def test_budget_stops_new_calls_and_counts_the_rest(stub_server: StubServer, run
 
     price = litellm.model_cost["gpt-4o-mini"]["input_cost_per_token"]
     stub_server.responder = lambda req: Reply(text="x", usage={"prompt_tokens": 1_000_000, "completion_tokens": 0})
-    backend = make_backend("litellm:gpt-4o-mini", base_url=stub_server.base_url)
+    backend = BackendSpec(spec="litellm:gpt-4o-mini", base_urls=[stub_server.base_url]).build()
     per_call = 1_000_000 * price
     budget = 2.5 * per_call
     summary, results = run_engine(backend, [chat_request(str(i)) for i in range(10)], concurrency=1,

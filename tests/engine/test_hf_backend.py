@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.backends.hf_backend import HFBackend, truncate_at_stop
-from justeval.engine.types import GenParams, Message, Request, make_backend
+from justeval.engine.types import GenParams, Message, Request
 from tests.engine.conftest import RunEngine
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} {% endfor %}"
@@ -55,7 +56,7 @@ def test_chat_requests_are_batched_and_counted(tiny_model: Path, run_engine: Run
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    backend = make_backend(f"hf:{tiny_model}", batch_size=8, batch_window_s=0.2)
+    backend = BackendSpec(spec=f"hf:{tiny_model}", options={"batch_size": 8, "batch_window_s": 0.2}).build()
     assert isinstance(backend, HFBackend)
     prompts = ["tell a story about the cat", "why is the dog big", "hello world", "write a poem",
                "how big is the red mat"]
@@ -75,11 +76,11 @@ def test_chat_requests_are_batched_and_counted(tiny_model: Path, run_engine: Run
 
 def test_batched_greedy_output_matches_single_runs(tiny_model: Path, run_engine: RunEngine) -> None:
     prompts = ["the cat sat on the mat", "two dogs"]
-    batched_backend = make_backend(f"hf:{tiny_model}", batch_size=8, batch_window_s=0.2)
+    batched_backend = BackendSpec(spec=f"hf:{tiny_model}", options={"batch_size": 8, "batch_window_s": 0.2}).build()
     assert isinstance(batched_backend, HFBackend)
     _, batched = run_engine(batched_backend, [user(str(i), p, max_tokens=5) for i, p in enumerate(prompts)],
                             concurrency=4, cache=False)
-    single_backend = make_backend(f"hf:{tiny_model}", batch_size=1)
+    single_backend = BackendSpec(spec=f"hf:{tiny_model}", options={"batch_size": 1}).build()
     assert isinstance(single_backend, HFBackend)
     _, single = run_engine(single_backend, [user(str(i), p, max_tokens=5) for i, p in enumerate(prompts)],
                            concurrency=1, cache=False)
@@ -89,7 +90,7 @@ def test_batched_greedy_output_matches_single_runs(tiny_model: Path, run_engine:
 
 
 def test_completion_mode_and_stop_strings(tiny_model: Path, run_engine: RunEngine) -> None:
-    backend = make_backend(f"hf:{tiny_model}", completion=True, batch_size=1)
+    backend = BackendSpec(spec=f"hf:{tiny_model}", endpoint="completions", options={"batch_size": 1}).build()
     prompt = "the big red dog ran to the park and"
     _, first = run_engine(backend, [Request(key="a", prompt=prompt, params=GenParams(max_tokens=8))], cache=False)
     assert first[0].completion is not None
@@ -110,4 +111,4 @@ def test_a_missing_model_fails_when_the_backend_is_made(tmp_path: Path) -> None:
     from justeval.errors import JustevalError
 
     with pytest.raises(JustevalError, match="cannot load"):
-        make_backend(f"hf:{tmp_path / 'no-such-model'}")
+        BackendSpec(spec=f"hf:{tmp_path / 'no-such-model'}").build()

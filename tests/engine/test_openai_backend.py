@@ -6,9 +6,10 @@ import time
 
 import pytest
 
+from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.backends.openai_backend import build_payload, map_exception, parse_response
 from justeval.engine.httperrors import parse_retry_after
-from justeval.engine.types import BackendError, GenParams, Message, Request, make_backend
+from justeval.engine.types import BackendError, GenParams, Message, Request
 from justeval.errors import JustevalError
 from justeval.testing.stub_server import Reply, StubServer
 from tests.engine.conftest import RunEngine, chat_request
@@ -95,7 +96,8 @@ def test_sdk_errors_map_to_retryable_or_not() -> None:
 
 
 def test_completion_flag_uses_the_completions_endpoint(stub_server: StubServer, run_engine: RunEngine) -> None:
-    backend = make_backend("openai:base-model", base_url=stub_server.base_url, completion=True, timeout=5)
+    spec = BackendSpec(spec="openai:base-model", base_urls=[stub_server.base_url], endpoint="completions")
+    backend = spec.build(timeout_s=5)
     _, results = run_engine(backend, [Request(key="a", prompt="Once upon a time",
                                               params=GenParams(stop=["```"], max_tokens=5))])
     sent = stub_server.requests[0]
@@ -107,7 +109,7 @@ def test_completion_flag_uses_the_completions_endpoint(stub_server: StubServer, 
 def test_api_key_comes_from_the_named_variable(stub_server: StubServer, run_engine: RunEngine,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_SERVER_KEY", "sk-from-my-var")
-    backend = make_backend("openai:m", base_url=stub_server.base_url, api_key_env="MY_SERVER_KEY")
+    backend = BackendSpec(spec="openai:m", base_urls=[stub_server.base_url], api_key_env="MY_SERVER_KEY").build()
     run_engine(backend, [chat_request("a")])
     assert stub_server.requests[0].headers["Authorization"] == "Bearer sk-from-my-var"
     assert "sk-from-my-var" not in repr(backend.identity())
@@ -116,29 +118,29 @@ def test_api_key_comes_from_the_named_variable(stub_server: StubServer, run_engi
 def test_a_named_but_unset_key_variable_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     with pytest.raises(JustevalError, match="NOT_SET_ANYWHERE"):
-        make_backend("openai:m", base_url="http://127.0.0.1:1/v1", api_key_env="NOT_SET_ANYWHERE")
+        BackendSpec(spec="openai:m", base_urls=["http://127.0.0.1:1/v1"], api_key_env="NOT_SET_ANYWHERE").build()
 
 
 def test_local_servers_work_without_any_key(stub_server: StubServer, run_engine: RunEngine,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")
-    backend = make_backend("openai:m", base_url=stub_server.base_url)
+    backend = BackendSpec(spec="openai:m", base_urls=[stub_server.base_url]).build()
     _, results = run_engine(backend, [chat_request("a")])
     assert results[0].status == "ok"
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(JustevalError, match="OPENAI_API_KEY"):
-        make_backend("openai:gpt-4o-mini")
+        BackendSpec(spec="openai:gpt-4o-mini").build()
 
 
 def test_base_url_can_come_from_the_environment(stub_server: StubServer, run_engine: RunEngine,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", stub_server.base_url)
-    _, results = run_engine(make_backend("openai:m"), [chat_request("a")])
+    _, results = run_engine(BackendSpec(spec="openai:m").build(), [chat_request("a")])
     assert results[0].status == "ok" and stub_server.count == 1
 
 
 def test_backend_survives_several_event_loops(stub_server: StubServer, run_engine: RunEngine) -> None:
-    backend = make_backend("openai:m", base_url=stub_server.base_url)
+    backend = BackendSpec(spec="openai:m", base_urls=[stub_server.base_url]).build()
     for i in range(3):
         _, results = run_engine(backend, [chat_request(str(i))], cache=False)
         assert results[0].status == "ok"
@@ -146,12 +148,12 @@ def test_backend_survives_several_event_loops(stub_server: StubServer, run_engin
 
 
 def test_unknown_backend_kind_is_a_clear_error() -> None:
-    with pytest.raises(JustevalError, match="unknown backend"):
-        make_backend("nope:model")
+    with pytest.raises(ValueError, match="unknown backend 'nope'"):
+        BackendSpec(spec="nope:model")
 
 
 def test_response_format_reaches_the_server(stub_server: StubServer, run_engine: RunEngine) -> None:
-    backend = make_backend("openai:m", base_url=stub_server.base_url)
+    backend = BackendSpec(spec="openai:m", base_urls=[stub_server.base_url]).build()
     assert backend.supports_response_format()
     stub_server.script.append(Reply(text='{"a": 1}'))
     run_engine(backend, [chat_request("a", response_format={"type": "json_object"})])

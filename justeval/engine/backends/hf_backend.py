@@ -47,8 +47,8 @@ class HFBackend(Backend):
 
     def __init__(self, model: str, *, completion: bool = False, device: str | None = None,
                  dtype: str | None = None, batch_size: int = 8, batch_window_s: float = 0.02,
-                 base_url: str | None = None, api_key_env: str | None = None, timeout: float | None = None) -> None:
-        super().__init__(model)  # base_url / api_key_env / timeout are accepted for a uniform call, unused
+                 base_url: str | None = None, api_key: str | None = None, timeout: float | None = None) -> None:
+        super().__init__(model)  # base_url / api_key / timeout are accepted for a uniform call, unused
         self.completion = completion
         self.device = device
         self.dtype = dtype

@@ -4,15 +4,14 @@ LiteLLM's own retries are off (`num_retries=0`): the engine retries."""
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any
 
 from justeval.engine.backends.openai_backend import build_payload, parse_response
 from justeval.engine.httperrors import is_retryable_status, parse_retry_after
 from justeval.engine.types import Backend, BackendError, Completion, Request
-from justeval.errors import JustevalError
 from justeval.records import Usage
-from justeval.redact import register_secret
+
+_KEY_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_CREDENTIALS")
 
 
 def map_exception(exc: BaseException) -> BackendError:
@@ -45,18 +44,37 @@ def map_exception(exc: BaseException) -> BackendError:
 class LiteLLMBackend(Backend):
     kind = "litellm"
 
-    def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str | None = None,
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  completion: bool = False, timeout: float | None = None) -> None:
         super().__init__(model)
         self.base_url = base_url.rstrip("/") if base_url else None
         self.completion = completion
         self.timeout = timeout
-        self._api_key: str | None = None
-        if api_key_env:
-            self._api_key = os.environ.get(api_key_env)
-            if not self._api_key:
-                raise JustevalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
-            register_secret(self._api_key)
+        self._api_key = api_key  # None: LiteLLM reads the provider's own variable
+
+    @classmethod
+    def find_key(cls, model: str, base_url: str | None) -> str | None:
+        """LiteLLM reads each provider's own variable (ANTHROPIC_API_KEY, ...): check now that it
+        is set, so a missing key is one message before the run, not hundreds of failed calls."""
+        if base_url:
+            return None  # a self-hosted server behind LiteLLM: its key, if any, comes from --api-key-env
+        from justeval.engine.pricing import load_litellm
+
+        try:
+            found = load_litellm().validate_environment(model=model)
+        except Exception:
+            return None  # a provider LiteLLM cannot check: its first call will say
+        # only credentials: LiteLLM also lists settings with defaults (OLLAMA_API_BASE)
+        missing = [str(k) for k in (found or {}).get("missing_keys") or [] if str(k).endswith(_KEY_SUFFIXES)]
+        if missing:
+            from justeval.engine.backend_spec import MissingKeyError
+
+            names = missing[0] if len(missing) == 1 else "none of " + ", ".join(missing)
+            raise MissingKeyError(f"{names} is set: litellm:{model} needs its API key there (or name the variable "
+                                  "that holds it with --api-key-env)" if len(missing) > 1 else
+                                  f"{names} is not set: litellm:{model} needs its API key there (or name the "
+                                  "variable that holds it with --api-key-env)")
+        return None
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.kind, "model": self.model, "base_url": self.base_url,

@@ -14,14 +14,18 @@ from typing import Any, Literal
 
 from justeval.engine.httperrors import is_retryable_status, parse_retry_after
 from justeval.engine.types import Backend, BackendError, Completion, Request
-from justeval.errors import JustevalError, warn
+from justeval.errors import warn
 from justeval.records import Usage
-from justeval.redact import register_secret
 
 Endpoint = Literal["chat", "completions"]
 _OPENAI_HOSTS = ("api.openai.com",)
 # reasoning models take `max_completion_tokens` and reject `max_tokens`
 _MAX_COMPLETION_TOKENS_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def _server(base_url: str | None) -> str | None:
+    """The server: the one given, else $OPENAI_BASE_URL, else None (api.openai.com)."""
+    return (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/") or None
 
 
 def _uses_max_completion_tokens(model: str) -> bool:
@@ -118,14 +122,14 @@ def _raw_response_type() -> Any:
 class OpenAIBackend(Backend):
     kind = "openai"
 
-    def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str | None = None,
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  completion: bool = False, timeout: float | None = None, max_connections: int = 1000) -> None:
         super().__init__(model)
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/") or None
+        self.base_url = _server(base_url)
         self.completion = completion
         self.timeout = timeout
         self.max_connections = max_connections
-        self._api_key = self._resolve_key(api_key_env)
+        self._api_key = api_key or "EMPTY"  # BackendSpec looked it up; local servers need none
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._structured_ok = True  # until the server rejects a response_format
@@ -134,19 +138,19 @@ class OpenAIBackend(Backend):
 
         from justeval.engine.backends import aiohttp_transport  # noqa: F401
 
-    def _resolve_key(self, api_key_env: str | None) -> str:
-        if api_key_env:
-            key = os.environ.get(api_key_env)
-            if not key:
-                raise JustevalError(f"environment variable {api_key_env} (named by --api-key-env) is not set")
-            register_secret(key)  # masked wherever it might be echoed back, whatever the variable's name
-            return key
+    @classmethod
+    def find_key(cls, model: str, base_url: str | None) -> str | None:
+        """OPENAI_API_KEY; a self-hosted OpenAI-compatible server usually needs none."""
         key = os.environ.get("OPENAI_API_KEY")
         if key:
             return key
-        if self.base_url and not any(host in self.base_url for host in _OPENAI_HOSTS):
-            return "EMPTY"  # local OpenAI-compatible servers usually need no key
-        raise JustevalError("OPENAI_API_KEY is not set (or name another variable with --api-key-env)")
+        server = _server(base_url)
+        if server and not any(host in server for host in _OPENAI_HOSTS):
+            return None
+        from justeval.engine.backend_spec import MissingKeyError
+
+        raise MissingKeyError(f"OPENAI_API_KEY is not set: export it for openai:{model}, or name the variable "
+                              "that holds the key with --api-key-env")
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.kind, "model": self.model, "base_url": self.base_url,
