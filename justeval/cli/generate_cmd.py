@@ -30,7 +30,7 @@ from justeval.cli.options import (
     TopicOpt,
     TpmOpt,
     command_line,
-    engine_config,
+    engine_flags,
 )
 
 ENGINE = "Engine"
@@ -87,27 +87,13 @@ def generate(
 ) -> None:
     """Generate one output per instruction into RUN_DIR/generations.jsonl (resumable: run the
     same command again to continue; failed items are retried)."""
-    from justeval.engine.backend_spec import BackendSpec
-    from justeval.engine.types import GenParams
+    flags = engine_flags({name: value for name, value in locals().items() if name not in ("ctx", "out")})
     from justeval.generation import generate as run_generate
-    from justeval.generation.prompting import PromptSettings
     from justeval.generation.report import print_generate_summary
-    from justeval.instructions import Selection
-    from justeval.settings import GenerateSettings
+    from justeval.pipeline.flags import generate_from_flags
 
-    settings = GenerateSettings(
-        model=BackendSpec(spec=model, base_urls=base_url, api_key_env=api_key_env,
-                          endpoint="completions" if completion else "chat"),
-        generator=generator,
-        params=GenParams(temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed),
-        prompt=PromptSettings(system=system, urial=urial, icl_examples=str(icl_examples) if icl_examples else None,
-                              shots=3 if shots is None else shots, select=select, seed=seed or 0),
-        engine=engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
-                             no_cache=no_cache, cache_dir=cache_dir, budget=budget, no_progress=no_progress),
-        instructions=instructions,
-        selection=Selection(subset=subset, datasets=dataset, tasks=task, topics=topic, difficulties=difficulty,
-                            ids=ids, limit=limit, sample=sample, seed=seed or 0))
-    summary = run_generate(settings, out, command=command_line(ctx))
+    flags.update(model_seed=seed, seed=seed or 0, icl_examples=str(icl_examples) if icl_examples else None)
+    summary = run_generate(generate_from_flags(None, flags), out, command=command_line(ctx))
     print_generate_summary(summary)
     if summary.nothing_usable:
         raise typer.Exit(1)  # nothing usable at all: a chained `&& justeval judge` should not go on

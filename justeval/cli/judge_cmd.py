@@ -29,7 +29,7 @@ from justeval.cli.options import (
     TopicOpt,
     TpmOpt,
     command_line,
-    engine_config,
+    engine_flags,
 )
 
 ENGINE = "Engine"
@@ -83,23 +83,13 @@ def judge(
     seed: SeedOpt = 0,
 ) -> None:
     """Score every ok output in RUN_DIR with an LLM judge (resumable; re-run to continue)."""
-    from justeval.engine.backend_spec import BackendSpec
-    from justeval.engine.types import GenParams
-    from justeval.instructions import Selection
+    flags = engine_flags({name: value for name, value in locals().items()
+                          if name not in ("ctx", "run_dir", "judge", "retry_parse_errors", "dry_run")})
     from justeval.judging.report import print_summaries, warn_unpriced
     from justeval.judging.run import judge_many
-    from justeval.settings import JudgeSettings
+    from justeval.pipeline.flags import judge_from_flags
 
-    engine = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
-                           no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
-                           no_progress=no_progress)
-    selection = Selection(subset=subset, datasets=dataset, tasks=task, topics=topic, difficulties=difficulty,
-                          ids=ids, limit=limit, sample=sample, seed=seed)
-    judges = [JudgeSettings(judge=BackendSpec(spec=spec, base_urls=base_url, api_key_env=api_key_env),
-                            template_multi=template_multi, template_safety=template_safety, judge_system=judge_system,
-                            max_words=max_words, params=GenParams(temperature=temperature, max_tokens=max_tokens),
-                            engine=engine, selection=selection)
-              for spec in dict.fromkeys(judge)]
+    judges = [judge_from_flags(None, spec, flags) for spec in dict.fromkeys(judge)]
     if budget is not None and not dry_run:
         warn_unpriced([j.judge for j in judges])
     summaries = judge_many(run_dir, judges, dry_run=dry_run, retry_parse_errors=retry_parse_errors,

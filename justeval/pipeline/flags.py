@@ -1,11 +1,14 @@
-"""`justeval run`'s flags onto its typed settings: the one place a flag name meets a settings
-field, for the command line, for a flat YAML/JSON config written with the flag names
-(`model:`, `judge:`, `subset:`, `timeout:` ...) and for 0.1's recorded `pipeline` section.
+"""Flags onto typed settings: the one place a flag name meets a settings field.
 
-`run_settings_from_flags(base, flags)` applies the flags that are set (not None) onto `base` (the
-settings of a config or a recorded run), or onto the defaults when there is no base, in which
-case `model`, `judge` and `out` are required. Flags that concern both stages (the engine ones)
-apply to generation and to every judge.
+`generate_from_flags`, `judge_from_flags` and `run_settings_from_flags` apply the flags that are
+set (not None) onto a base (the settings of a config or a recorded run), or onto the defaults.
+They serve the command line (`justeval generate`, `judge`, `run`), the Python API (keyword
+arguments with the flag names) and flat YAML/JSON configs written with `justeval run`'s flag
+names (`model:`, `judge:`, `subset:`, `timeout:` ...), including 0.1's recorded `pipeline`.
+
+`justeval run` names the judge's server and decoding flags `judge_base_url`,
+`judge_api_key_env`, `judge_temperature`, `judge_max_tokens`; its `budget` caps the judging, and
+the engine flags apply to generation and to every judge.
 """
 
 from __future__ import annotations
@@ -17,145 +20,174 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from justeval.errors import InputError
-from justeval.settings import (
-    BackendSpec,
-    BoardSettings,
-    GenerateSettings,
-    JudgeSettings,
-    RunSettings,
-)
+from justeval.settings import BackendSpec, BoardSettings, GenerateSettings, JudgeSettings, RunSettings
 
-#: flag -> the field of GenerateSettings.selection it sets
+#: flag -> the Selection field it sets
 SELECTION_FLAGS = {"subset": "subset", "dataset": "datasets", "task": "tasks", "topic": "topics",
                    "difficulty": "difficulties", "ids": "ids", "limit": "limit", "sample": "sample"}
-#: flag -> EngineConfig field, for generation and every judge
+#: flag -> EngineConfig field
 ENGINE_FLAGS = {"concurrency": "concurrency", "rpm": "rpm", "tpm": "tpm", "timeout": "timeout_s",
-                "max_retries": "max_retries", "cache": "cache", "cache_dir": "cache_dir", "progress": "progress"}
-#: flag -> EngineConfig field, for the judges only
-JUDGE_ENGINE_FLAGS = {"parse_retries": "parse_retries", "budget": "budget_usd"}
-#: flag -> GenParams field of generation / of the judges
-GEN_PARAM_FLAGS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p"}
-JUDGE_PARAM_FLAGS = {"judge_temperature": "temperature", "judge_max_tokens": "max_tokens"}
+                "max_retries": "max_retries", "cache": "cache", "cache_dir": "cache_dir", "progress": "progress",
+                "budget": "budget_usd", "parse_retries": "parse_retries"}
+#: flag -> GenParams field
+PARAM_FLAGS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "model_seed": "seed"}
+#: flag -> PromptSettings field
 PROMPT_FLAGS = {"system": "system", "urial": "urial", "icl_examples": "icl_examples", "shots": "shots",
                 "select": "select"}
+#: flag -> BackendSpec field (the model's, or the judge's)
+BACKEND_FLAGS = {"base_url": "base_urls", "api_key_env": "api_key_env"}
+#: flag -> JudgeSettings field
 JUDGE_FLAGS = {"template_multi": "template_multi", "template_safety": "template_safety",
                "judge_system": "judge_system", "max_words": "max_words"}
 BOARD_FLAGS = {"bootstrap": "bootstrap", "na_as": "na_as"}
-OTHER_FLAGS = {"model", "judge", "out", "instructions", "seed", "base_url", "api_key_env", "completion", "generator",
-               "judge_base_url", "judge_api_key_env"}
-KNOWN_FLAGS = (set(SELECTION_FLAGS) | set(ENGINE_FLAGS) | set(JUDGE_ENGINE_FLAGS) | set(GEN_PARAM_FLAGS)
-               | set(JUDGE_PARAM_FLAGS) | set(PROMPT_FLAGS) | set(JUDGE_FLAGS) | set(BOARD_FLAGS) | OTHER_FLAGS)
 
-
-def _reverse(*tables: dict[str, str]) -> dict[str, str]:
-    return {field: flag for table in tables for flag, field in table.items()}
-
-
-#: the flag behind a settings field, by the part of the settings it sits in (for error messages)
-_FLAG_OF: dict[str, dict[str, str]] = {
-    "gen.engine": _reverse(ENGINE_FLAGS), "gen.params": _reverse(GEN_PARAM_FLAGS),
-    "gen.prompt": {**_reverse(PROMPT_FLAGS), "seed": "seed"}, "gen.selection": {**_reverse(SELECTION_FLAGS),
-                                                                                "seed": "seed"},
-    "gen.model": {"spec": "model", "base_urls": "base_url", "api_key_env": "api_key_env", "endpoint": "completion"},
-    "gen": {"generator": "generator", "instructions": "instructions"},
-    "judge.engine": _reverse(ENGINE_FLAGS, JUDGE_ENGINE_FLAGS), "judge.params": _reverse(JUDGE_PARAM_FLAGS),
-    "judge.judge": {"spec": "judge", "base_urls": "judge_base_url", "api_key_env": "judge_api_key_env"},
-    "judge": _reverse(JUDGE_FLAGS), "board": {**_reverse(BOARD_FLAGS), "seed": "seed"}, "run": {"out": "out"},
-}
+GENERATE_FLAGS = (set(SELECTION_FLAGS) | set(ENGINE_FLAGS) | set(PARAM_FLAGS) | set(PROMPT_FLAGS)
+                  | set(BACKEND_FLAGS) | {"model", "completion", "generator", "instructions", "seed"})
+JUDGE_OPTION_FLAGS = (set(SELECTION_FLAGS) | set(ENGINE_FLAGS) | set(PARAM_FLAGS) | set(BACKEND_FLAGS)
+                      | set(JUDGE_FLAGS) | {"seed"})
+#: `justeval run`'s names for the judge's flags
+RUN_JUDGE_NAMES = {"judge_base_url": "base_url", "judge_api_key_env": "api_key_env",
+                   "judge_temperature": "temperature", "judge_max_tokens": "max_tokens"}
+RUN_FLAGS = ((GENERATE_FLAGS - {"model_seed"}) | set(JUDGE_FLAGS) | set(RUN_JUDGE_NAMES) | set(BOARD_FLAGS)
+             | {"judge", "out"})
 
 T = TypeVar("T")
-
-
-def _validated(part: str, build: Callable[[], T], source: str | Path | None) -> T:
-    """`build()`, with a settings error named by the flag the user wrote (`option 'concurrency': ...`)."""
-    try:
-        return build()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(p) for p in err.get("loc", ())]
-        table = _FLAG_OF.get(f"{part}.{loc[0]}", {}) if len(loc) > 1 else {}
-        field = loc[1] if len(loc) > 1 else (loc[0] if loc else "")
-        flag = table.get(field) or _FLAG_OF.get(part, {}).get(field) or ".".join(loc) or part
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        raise InputError(source or "<command line>", f"option '{flag}': {message}") from exc
 
 
 def _given(flags: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
     return {field: flags[flag] for flag, field in table.items() if flags.get(flag) is not None}
 
 
-def _judges(flags: dict[str, Any]) -> list[str] | None:
-    value = flags.get("judge")
+def _flag_of(part: str, loc: list[str], names: dict[str, str]) -> str:
+    """The flag the user wrote for the settings field at `loc` (for error messages)."""
+    tables = {"engine": ENGINE_FLAGS, "params": PARAM_FLAGS, "prompt": PROMPT_FLAGS, "selection": SELECTION_FLAGS,
+              "model": {"model": "spec", **BACKEND_FLAGS, "completion": "endpoint"},
+              "judge": {"judge": "spec", **BACKEND_FLAGS}}
+    if len(loc) > 1:
+        inner, field = loc[0], loc[1]
+    else:  # a BackendSpec built on its own (part "model" or "judge"), or a top-level field
+        inner, field = (part if part in tables else ""), (loc[0] if loc else part)
+    table = tables.get(inner, JUDGE_FLAGS | BOARD_FLAGS | {"generator": "generator", "instructions": "instructions",
+                                                           "out": "out"})
+    flag = next((f for f, name in table.items() if name == field), field)
+    return names.get(flag, flag)
+
+
+def _validated(part: str, build: Callable[[], T], source: str | Path | None, names: dict[str, str] | None = None) -> T:
+    """`build()`, with a settings error named by the flag the user wrote (`option 'concurrency': ...`)."""
+    try:
+        return build()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = _flag_of(part, [str(p) for p in err.get("loc", ())], names or {})
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        raise InputError(source or "<command line>", f"option '{flag}': {message}") from exc
+
+
+def _unknown(flags: dict[str, Any], known: set[str], source: str | Path | None, command: str) -> None:
+    unknown = sorted(k for k, v in flags.items() if v is not None and k not in known)
+    if unknown:
+        raise InputError(source or "<command line>", f"unknown option {unknown[0]!r} (not a flag of {command})")
+
+
+def _required(flags: dict[str, Any], names: tuple[str, ...], source: str | Path | None) -> None:
+    for name in names:
+        if flags.get(name) in (None, "", [], ()):
+            raise InputError(source or "<command line>", f"option '{name}': missing: pass --{name.replace('_', '-')} "
+                             "or set it in --config")
+
+
+def _judges(value: Any) -> list[str] | None:
     if value is None:
         return None
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     return list(dict.fromkeys(str(v) for v in values)) or None
 
 
-def run_settings_from_flags(base: RunSettings | None, flags: dict[str, Any], *,
-                            source: str | Path | None = None) -> RunSettings:
-    """`base` with every given flag applied (see the module docstring)."""
-    unknown = sorted(set(k for k, v in flags.items() if v is not None) - KNOWN_FLAGS)
-    if unknown:
-        raise InputError(source or "<command line>", f"unknown option {unknown[0]!r} (not a flag of justeval run)")
-    judges = _judges(flags)
-    if base is None:
-        missing = [name for name, value in (("model", flags.get("model")), ("judge", judges), ("out", flags.get("out")))
-                   if not value]
-        if missing:
-            raise InputError(source or "<command line>", f"option '{missing[0]}': missing: pass "
-                             f"--{missing[0]} or set it in --config")
-        model = _validated("gen.model", lambda: BackendSpec(spec=flags["model"]), source)
-        specs = [_validated("judge.judge", lambda j=j: BackendSpec(spec=j), source) for j in judges or []]  # type: ignore[misc]
-        base = RunSettings(out=str(flags["out"]), generate=GenerateSettings(model=model),
-                           judging=[JudgeSettings(judge=s) for s in specs])
-    gen = base.generate
-    seed = flags.get("seed")
-
-    model = gen.model
-    model_changes = {k: v for k, v in (("spec", flags.get("model")), ("base_urls", flags.get("base_url")),
-                                       ("api_key_env", flags.get("api_key_env"))) if v is not None}
+def _with_backend(spec: BackendSpec | None, flags: dict[str, Any], model: str | None, part: str,
+                  source: str | Path | None, names: dict[str, str]) -> BackendSpec:
+    changes = _given(flags, BACKEND_FLAGS)
+    if model is not None:
+        changes["spec"] = model
     if flags.get("completion") is not None:
-        model_changes["endpoint"] = "completions" if flags["completion"] else "chat"
-    if model_changes:
-        model = _validated("gen.model", lambda: gen.model.with_(**model_changes), source)
-    engine_changes = _given(flags, ENGINE_FLAGS)
-    prompt_changes = _given(flags, PROMPT_FLAGS)
-    selection_changes = _given(flags, SELECTION_FLAGS)
-    if seed is not None:
-        prompt_changes["seed"] = selection_changes["seed"] = seed
-    gen = _validated("gen", lambda: GenerateSettings.model_validate({
-        **gen.model_dump(), "model": model.model_dump(),
-        "generator": flags["generator"] if flags.get("generator") is not None else gen.generator,
-        "params": {**gen.params.model_dump(), **_given(flags, GEN_PARAM_FLAGS)},
-        "prompt": {**gen.prompt.model_dump(), **prompt_changes},
-        "engine": {**gen.engine.model_dump(), "progress": gen.engine.progress, **engine_changes},
-        "instructions": flags["instructions"] if flags.get("instructions") is not None else gen.instructions,
-        "selection": {**gen.selection.model_dump(), **selection_changes},
+        changes["endpoint"] = "completions" if flags["completion"] else "chat"
+    if spec is None:
+        return _validated(part, lambda: BackendSpec.model_validate(changes), source, names)
+    return _validated(part, lambda: spec.with_(**changes), source, names) if changes else spec
+
+
+def generate_from_flags(base: GenerateSettings | None, flags: dict[str, Any], *, source: str | Path | None = None,
+                        command: str = "justeval generate") -> GenerateSettings:
+    """GenerateSettings from `generate`'s flags (names as its options); `seed` seeds the
+    selection and the example draw, `model_seed` is sent to the model."""
+    _unknown(flags, GENERATE_FLAGS, source, command)
+    if base is None:
+        _required(flags, ("model",), source)
+    model = _with_backend(base.model if base else None, flags, flags.get("model"), "model", source, {})
+    old = base or GenerateSettings(model=model)
+    prompt = _given(flags, PROMPT_FLAGS)
+    selection = _given(flags, SELECTION_FLAGS)
+    if flags.get("seed") is not None:
+        prompt["seed"] = selection["seed"] = flags["seed"]
+    return _validated("gen", lambda: GenerateSettings.model_validate({
+        **old.model_dump(), "model": model.model_dump(),
+        "generator": flags["generator"] if flags.get("generator") is not None else old.generator,
+        "params": {**old.params.model_dump(), **_given(flags, PARAM_FLAGS)},
+        "prompt": {**old.prompt.model_dump(), **prompt},
+        "engine": {**old.engine.model_dump(), "progress": old.engine.progress, **_given(flags, ENGINE_FLAGS)},
+        "instructions": flags["instructions"] if flags.get("instructions") is not None else old.instructions,
+        "selection": {**old.selection.model_dump(), **selection},
     }), source)
 
-    template = base.judging[0]
-    # new judges take the settings of the first recorded one
-    specs = ([_validated("judge.judge", lambda j=j: template.judge.with_(spec=j), source)  # type: ignore[misc]
-              for j in judges] if judges is not None else [j.judge for j in base.judging])
-    judge_changes = {k: v for k, v in (("base_urls", flags.get("judge_base_url")),
-                                       ("api_key_env", flags.get("judge_api_key_env"))) if v is not None}
-    judging = []
-    for n, spec in enumerate(specs):
-        old = base.judging[n] if judges is None else template
-        engine = {**old.engine.model_dump(), "progress": old.engine.progress,
-                  **engine_changes, **_given(flags, JUDGE_ENGINE_FLAGS)}
-        judged = spec.model_dump() | judge_changes
-        judging.append(_validated("judge", lambda old=old, judged=judged, engine=engine: JudgeSettings.model_validate({  # type: ignore[misc]
-            **old.model_dump(), **_given(flags, JUDGE_FLAGS), "judge": judged,
-            "params": {**old.params.model_dump(), **_given(flags, JUDGE_PARAM_FLAGS)},
-            "engine": engine,
-        }), source))
+
+def judge_from_flags(base: JudgeSettings | None, judge: str | None, flags: dict[str, Any], *,
+                     source: str | Path | None = None, names: dict[str, str] | None = None,
+                     command: str = "justeval judge") -> JudgeSettings:
+    """JudgeSettings for `judge` from `judge`'s flags (names as its options: `base_url`,
+    `temperature` ... are the judge's); `names` maps them to the names the user wrote."""
+    names = names or {}
+    _unknown(flags, JUDGE_OPTION_FLAGS, source, command)
+    spec = _with_backend(base.judge if base else None, flags, judge, "judge", source, names)
+    old = base or JudgeSettings(judge=spec)
+    selection = _given(flags, SELECTION_FLAGS)
+    if flags.get("seed") is not None:
+        selection["seed"] = flags["seed"]
+    return _validated("judge", lambda: JudgeSettings.model_validate({
+        **old.model_dump(), **_given(flags, JUDGE_FLAGS), "judge": spec.model_dump(),
+        "params": {**old.params.model_dump(), **_given(flags, PARAM_FLAGS)},
+        "engine": {**old.engine.model_dump(), "progress": old.engine.progress, **_given(flags, ENGINE_FLAGS)},
+        "selection": {**old.selection.model_dump(), **selection},
+    }), source, names)
+
+
+def run_settings_from_flags(base: RunSettings | None, flags: dict[str, Any], *,
+                            source: str | Path | None = None) -> RunSettings:
+    """`base` with `justeval run`'s given flags applied (see the module docstring)."""
+    _unknown(flags, RUN_FLAGS, source, "justeval run")
+    judges = _judges(flags.get("judge"))
+    if base is None:
+        _required({**flags, "judge": judges}, ("model", "judge", "out"), source)
+    gen_flags = {k: v for k, v in flags.items() if k in GENERATE_FLAGS and k not in ("budget", "parse_retries")}
+    generate = generate_from_flags(base.generate if base else None, gen_flags, source=source, command="justeval run")
+
+    renamed = {flag: name for flag, name in RUN_JUDGE_NAMES.items()}
+    judge_flags = {renamed.get(k, k): v for k, v in flags.items()
+                   if k in RUN_JUDGE_NAMES or k in JUDGE_FLAGS or k in ENGINE_FLAGS}
+    shown = {name: flag for flag, name in RUN_JUDGE_NAMES.items()}
+    if judges is not None:  # new judges take the settings of the first recorded one
+        first = base.judging[0] if base else None
+        judging = [judge_from_flags(first, j, judge_flags, source=source, names=shown, command="justeval run")
+                   for j in judges]
+    else:
+        assert base is not None
+        judging = [judge_from_flags(j, None, judge_flags, source=source, names=shown, command="justeval run")
+                   for j in base.judging]
+    old_board = base.leaderboard if base else BoardSettings()
     board = _validated("board", lambda: BoardSettings.model_validate({
-        **base.leaderboard.model_dump(), **_given(flags, BOARD_FLAGS), **({"seed": seed} if seed is not None else {})}),
-        source)
-    return RunSettings(out=str(flags["out"]) if flags.get("out") is not None else base.out, generate=gen,
-                       judging=judging, leaderboard=board)
+        **old_board.model_dump(), **_given(flags, BOARD_FLAGS),
+        **({"seed": flags["seed"]} if flags.get("seed") is not None else {})}), source)
+    out = str(flags["out"]) if flags.get("out") is not None else (base.out if base else "")
+    return RunSettings(out=out, generate=generate, judging=judging, leaderboard=board)
 
 
 def resolve_run_settings(config: str | Path | None, flags: dict[str, Any]) -> RunSettings:
