@@ -124,11 +124,15 @@ def human_first_rate(items: Sequence[Judged]) -> float | None:
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
     """Cohen's kappa over the labels 1 / 2 / tie / unreadable; None when undefined (no units,
     or both sides always give one and the same value)."""
+    import warnings
+
     from justeval.review.agreement import cohen_kappa as sklearn_kappa
 
     if not a:
         return None
-    value = sklearn_kappa(list(a), list(b), labels=[*LABELS, UNREADABLE])
+    with warnings.catch_warnings():  # an undefined kappa is reported as None, not as a warning
+        warnings.simplefilter("ignore")
+        value = sklearn_kappa(list(a), list(b), labels=[*LABELS, UNREADABLE])
     return None if math.isnan(value) else value
 
 
