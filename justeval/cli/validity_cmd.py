@@ -106,8 +106,8 @@ def judge_eval_cmd(
                            no_progress=no_progress or as_json or markdown, description="judge-eval")
     specs = [BackendSpec(spec=j, base_urls=base_url, api_key_env=api_key_env) for j in dict.fromkeys(judge or [])]
     settings = JudgeEvalSettings(
-        set=set_, key=str(key) if key is not None else None, judges=specs, panel=panel,  # type: ignore[arg-type]
-        verdicts=verdicts or [], mode=mode,  # type: ignore[arg-type]
+        set=set_, key=str(key) if key is not None else None, judges=specs, panel=panel,
+        verdicts=verdicts or [], mode=mode,
         template=template, aspect=aspect, tie_margin=tie_margin, limit=limit, sample=sample, seed=seed,
         resamples=bootstrap, params=GenParams(temperature=temperature, max_tokens=max_tokens), engine=config,
         retry_parse_errors=retry_parse_errors)

@@ -23,7 +23,7 @@ from justeval.judging.templates import JudgeTemplate
 from justeval.records import ASPECTS_BY_CATEGORY
 from justeval.review.pairwise_prompt import response_format as pairwise_response_format
 from justeval.review.verdicts import Position, PositionVerdict, parse_reply
-from justeval.validity.records import Call, Label, LabelledPair
+from justeval.validity.records import Call, Label, LabelledPair, Mode
 
 DEFAULT_PARAMS = GenParams(temperature=0.0, max_tokens=1024)
 
@@ -42,24 +42,28 @@ def _messages(template: JudgeTemplate, prompt: str) -> list[Message]:
     return ([Message(role="system", content=system)] if system else []) + [Message(role="user", content=prompt)]
 
 
-def pairwise_request(pair: LabelledPair, template: JudgeTemplate, call: Call, params: GenParams,
-                     structured: bool) -> Request:
+def response_format(template: JudgeTemplate, mode: Mode, structured: bool) -> dict[str, Any] | None:
+    """The JSON-schema response_format sent with every call of a run (None for upstream
+    templates, or a backend without structured output); built once per run."""
+    if not structured or template.upstream:
+        return None
+    return pairwise_response_format(template, []) if mode == "pairwise" else template.response_format()
+
+
+def pairwise_request(pair: LabelledPair, template: JudgeTemplate, call: Call, params: GenParams) -> Request:
+    """`params` carries the run's response_format."""
     first, second = (pair.response_1, pair.response_2) if call == "original" else (pair.response_2, pair.response_1)
     variables: dict[str, Any] = {"instruction": pair.prompt, "first": first, "second": second, "aspects": []}
     if template.upstream:
         variables.update(candidateA=first, candidateB=second)
-    fmt = pairwise_response_format(template, []) if structured and not template.upstream else None
     return Request(key=request_key(pair, call), messages=_messages(template, template.render(**variables)),
-                   params=params.model_copy(update={"response_format": fmt}))
+                   params=params)
 
 
-def absolute_request(pair: LabelledPair, template: JudgeTemplate, call: Call, params: GenParams,
-                     structured: bool) -> Request:
+def absolute_request(pair: LabelledPair, template: JudgeTemplate, call: Call, params: GenParams) -> Request:
     response = pair.response_1 if call == "response_1" else pair.response_2
     prompt = template.render(instruction=pair.prompt, candidate=response)
-    fmt = template.response_format() if structured else None
-    return Request(key=request_key(pair, call), messages=_messages(template, prompt),
-                   params=params.model_copy(update={"response_format": fmt}))
+    return Request(key=request_key(pair, call), messages=_messages(template, prompt), params=params)
 
 
 def absolute_aspects(template: JudgeTemplate) -> list[str]:

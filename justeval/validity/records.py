@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,7 +69,7 @@ class LabelledPair(BaseModel):
     def majority(self) -> Label | None:
         return majority_label(list(self.labels.values()))
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """A short hash of what the judge is shown: a verdict recorded for other content (an
         edited local file) is never taken for this pair's."""

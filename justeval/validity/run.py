@@ -176,10 +176,12 @@ def _todo(index: RecordIndex, sel: Selector, pairs: Sequence[LabelledPair],
             if (r := index.get(sel.key(p, c))) is None or r.status not in keep]
 
 
-def _request(pair: LabelledPair, call: Call, template: JudgeTemplate, settings: JudgeEvalSettings,
-             structured: bool) -> Request:
+def _requests(todo: list[tuple[LabelledPair, Call]], template: JudgeTemplate, settings: JudgeEvalSettings,
+              structured: bool) -> list[Request]:
     build = prompts.pairwise_request if settings.mode == "pairwise" else prompts.absolute_request
-    return build(pair, template, call, settings.params, structured)
+    params = settings.params.model_copy(
+        update={"response_format": prompts.response_format(template, settings.mode, structured)})
+    return [build(pair, template, call, params) for pair, call in todo]
 
 
 def _estimate(spec: BackendSpec, todo: list[tuple[LabelledPair, Call]], lset: LabelledSet, template: JudgeTemplate,
@@ -194,8 +196,7 @@ def _estimate(spec: BackendSpec, todo: list[tuple[LabelledPair, Call]], lset: La
     structured = backend.supports_response_format() if backend is not None else True
     prompt = 0
     schemas: dict[str, int] = {}
-    for pair, call in todo:
-        req = _request(pair, call, template, settings, structured)
+    for req in _requests(todo, template, settings, structured):
         prompt += sum(count_tokens(m.content, spec.spec) + 4 for m in req.messages) + 3
         if req.params.response_format is not None:
             text = json.dumps(req.params.response_format, separators=(",", ":"))
@@ -234,7 +235,7 @@ class _JudgeRun:
             return summary
         backend = self.spec.build(timeout_s=self.settings.engine.timeout_s)
         structured = backend.supports_response_format()
-        requests = [_request(p, c, self.template, self.settings, structured) for p, c in todo]
+        requests = _requests(todo, self.template, self.settings, structured)
         config = self.settings.engine.but(description=f"judge-eval {self.spec.spec}", budget_usd=self.budget)
         started = time.perf_counter()
         with JsonlAppender(self.out / VERDICTS_FILE) as appender:

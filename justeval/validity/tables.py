@@ -148,7 +148,8 @@ def print_passes(passes: Sequence[JudgePass], console: Console | None = None) ->
                       str(p.errors), str(p.cached), str(p.skipped_budget), cost_text(p.cost_usd, p.unpriced_calls))
     console.print(table)
     if any(p.stopped_by_budget for p in passes):
-        console.print("[yellow]budget reached:[/] finished verdicts are saved; run again (with a new --budget) to go on")
+        console.print("[yellow]budget reached:[/] finished verdicts are saved; run again (with a new --budget) "
+                      "to go on")
 
 
 def print_estimate(passes: Sequence[JudgePass], console: Console | None = None) -> None:

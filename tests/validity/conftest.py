@@ -22,7 +22,7 @@ class RawFiles:
         files = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:  # the stdlib's name
                 files.requests.append(self.path)
                 super().do_GET()
 
