@@ -103,7 +103,7 @@ def judge_eval_cmd(
         raise UsageError(f"--panel must be majority or mean, not {panel!r}")
     config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
                            no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
-                           no_progress=no_progress or as_json or markdown, description="judge-eval")
+                           no_progress=no_progress, description="judge-eval")
     specs = [BackendSpec(spec=j, base_urls=base_url, api_key_env=api_key_env) for j in dict.fromkeys(judge or [])]
     settings = JudgeEvalSettings(
         set=set_, key=str(key) if key is not None else None, judges=specs, panel=panel,
@@ -123,4 +123,8 @@ def judge_eval_cmd(
         print_result(result)
     if result.passes and all(p.errors and not (p.ok or p.parse_errors) for p in result.passes) \
             and not any(r.n for r in result.reports):
-        raise _typer.Exit(1)  # every call failed: nothing was measured
+        from justeval.redact import redact
+
+        reason = next(p.first_error for p in result.passes if p.first_error)
+        _typer.echo(f"error: every call failed ({redact(str(reason))}); nothing was measured", err=True)
+        raise _typer.Exit(1)

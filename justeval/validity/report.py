@@ -134,7 +134,9 @@ def panel_alpha(members: Sequence[ItemVerdicts]) -> float | None:
 
 def cost_of(records: Sequence[VerdictRecord]) -> tuple[float | None, int]:
     """Summed cost of the calls behind the verdicts (cache hits are free) and the number of
-    calls with no known price; None when no call had a price at all."""
+    calls with no known price; None when there are no such calls or none had a price."""
+    if not records:
+        return None, 0
     paid = [r for r in records if not r.cached]
     unpriced = sum(r.cost_usd is None for r in paid)
     if paid and unpriced == len(paid):

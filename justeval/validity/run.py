@@ -87,6 +87,7 @@ class JudgePass:
     unpriced_calls: int = 0
     stopped_by_budget: bool = False
     wall_s: float = 0.0
+    first_error: str | None = None  # why the first failed call failed (a dead server says so at once)
     estimate: CostEstimate | None = None
 
 
@@ -240,6 +241,8 @@ class _JudgeRun:
         started = time.perf_counter()
         with JsonlAppender(self.out / VERDICTS_FILE) as appender:
             def on_result(result: CallResult) -> None:
+                if result.status == "error" and summary.first_error is None:
+                    summary.first_error = result.error
                 record = self._record(result)
                 self.index[record.key()] = record
                 appender.write(record)

@@ -61,7 +61,10 @@ def figures_table(title: str, f: Figures) -> Table:
 
 def print_report(r: JudgeEvalReport, console: Console | None = None) -> None:
     console = console or make_console()
-    console.print(figures_table(_title(r), r))
+    if r.n == 0:
+        console.print(f"{_title(r)}: nothing to report yet")
+    else:
+        console.print(figures_table(_title(r), r))
     h = r.humans
     if h.kappa:
         pairs = ", ".join(f"{k} {num(v)}" for k, v in h.kappa.items())
@@ -147,6 +150,10 @@ def print_passes(passes: Sequence[JudgePass], console: Console | None = None) ->
         table.add_row(p.judge, str(p.pairs), str(p.already_done), str(p.calls), str(p.ok), str(p.parse_errors),
                       str(p.errors), str(p.cached), str(p.skipped_budget), cost_text(p.cost_usd, p.unpriced_calls))
     console.print(table)
+    for p in passes:
+        if p.errors:
+            console.print(f"{p.errors} call(s) of {p.judge} failed ({p.first_error}); run the same command again "
+                          "to retry them", soft_wrap=True)
     if any(p.stopped_by_budget for p in passes):
         console.print("[yellow]budget reached:[/] finished verdicts are saved; run again (with a new --budget) "
                       "to go on")

@@ -258,3 +258,43 @@ def test_a_review_exports_labels_are_a_set(cli: CliRun, stub_server: StubServer,
     r = json.loads(out)
     assert r["set"] == f"review-{res.key.export_id}" and r["n"] == 6 and r["accuracy"]["both"] == 1.0
     assert r["humans"]["annotators"] == ["ann"] and stub_server.count == 12
+
+
+def test_a_dead_server_fails_fast_with_the_reason_and_exit_1(cli: CliRun, pandalm_file: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, _out, err = cli("judge-eval", "--set", str(pandalm_file), "--judge", "openai:j", "--base-url",
+                          f"http://127.0.0.1:{port}/v1", "--out", str(tmp_path / "o"), "--max-retries", "0",
+                          "--no-progress", "--limit", "2")
+    assert code == 1
+    assert "every call failed" in err and "nothing was measured" in err
+    assert err.strip().count("\n") == 0
+    records = read_records(tmp_path / "o" / "verdicts.jsonl", VerdictRecord)
+    assert {r.status for r in records} == {"error"} and all(r.error for r in records)
+
+
+def test_absolute_panel_mean_averages_the_scores_where_a_vote_splits(cli: CliRun, stub_server: StubServer,
+                                                                    pandalm_file: Path, tmp_path: Path) -> None:
+    def judge(req: StubRequest) -> Reply:
+        is_good = SINGLE.findall(req.prompt_text)[0].startswith("good")
+        if req.body["model"] == "sure":
+            return scores_reply(5 if is_good else 1)
+        return scores_reply(2 if is_good else 3)  # "contrary" is wrong, but only by a little
+
+    stub_server.responder = judge
+
+    def panel(method: str) -> dict[str, Any]:
+        code, out, err = cli("judge-eval", "--set", str(pandalm_file), "--mode", "absolute", "--judge", "openai:sure",
+                             "--judge", "openai:contrary", "--panel", method, "--base-url", stub_server.base_url,
+                             "--out", str(tmp_path / "abs"), "--no-progress", "--json", "--bootstrap", "0")
+        assert code == 0, err
+        return json.loads(out)  # type: ignore[no-any-return]
+
+    mean, vote = panel("mean"), panel("majority")
+    assert stub_server.count == 40  # the second panel reuses every verdict
+    assert mean["accuracy"]["first_order"] == 1.0      # (5 + 2) / 2 > (1 + 3) / 2 everywhere
+    assert vote["accuracy"]["first_order"] == 0.0 and vote["tie_rate"] == 1.0  # one right, one wrong: split
+    assert [m["accuracy"]["first_order"] for m in mean["members"]] == [1.0, 0.0]
