@@ -29,11 +29,11 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("JUSTEVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def labelled_set(tmp: Path, pairs: int) -> tuple[Path, str]:
+def labelled_set(tmp: Path, pairs: int, prefix: str = "Question") -> tuple[Path, str]:
     real = SHARED / "human-labels" / "PandaLM" / "data" / "testset-v1.json"
     if real.is_file() and pairs == 999:
         return real, "PandaLM testset-v1 (shared data)"
-    rows = [{"idx": i, "instruction": f"Question {i}", "input": "", "response1": f"Answer one {i} " * 20,
+    rows = [{"idx": i, "instruction": f"{prefix} {i}", "input": "", "response1": f"Answer one {i} " * 20,
              "response2": f"Answer two {i} " * 20, "annotator1": 1 + i % 2, "annotator2": 1 + i % 2,
              "annotator3": i % 3} for i in range(pairs)]
     path = tmp / "testset-v1.json"
@@ -67,7 +67,7 @@ def main() -> None:
         # warm up (imports of the client and scikit-learn, a process pays them once) on 2 other pairs
         warm = Path(tmp) / "warm"
         warm.mkdir()
-        warm_set, _ = labelled_set(warm, 2)
+        warm_set, _ = labelled_set(warm, 2, prefix="Warm-up")
         judge_eval(settings.model_copy(update={"set": [str(warm_set)]}), warm / "out")
         srv.reset()
         out = Path(tmp) / "out"
