@@ -118,6 +118,9 @@ class RunManifest(BaseModel):
     created: str | None = None
     """When the run directory was first recorded (UTC, ISO 8601)."""
 
+    origin: str | None = None
+    """A mark that tells this machine's own runs from copied ones (`justeval.pipeline.trust`)."""
+
     versions: dict[str, str] = Field(default_factory=dict)
     """justeval, Python, the platform and the libraries that can change what a run sends or reads."""
 
@@ -171,6 +174,11 @@ def schema() -> dict[str, Any]:
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     data["$id"] = "https://github.com/justeval/justeval/run.schema.json"
     return data
+
+
+def write_schema() -> None:
+    """Write `schema()` to the shipped file (run `python -m justeval.manifest` after changing a settings model)."""
+    SCHEMA_FILE.write_text(json.dumps(schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 @cache
@@ -321,3 +329,7 @@ def migrate_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
 
 #: MIGRATIONS[n - 1] upgrades format n to n + 1
 MIGRATIONS: list[Migration] = [migrate_1_to_2]
+
+
+if __name__ == "__main__":
+    write_schema()

@@ -90,8 +90,11 @@ class RunDir:
             new_value: Any = entries
         else:
             new_value = value
+        from justeval.pipeline.trust import origin_mark
+
         manifest = manifest.model_copy(update={
             field: new_value, "format_version": FORMAT_VERSION, "versions": versions(),
+            "origin": origin_mark(self.path),
             "created": manifest.created or datetime.now(timezone.utc).isoformat(timespec="seconds")})
         with atomic_output(self.run_json) as fh:
             fh.write(redact(json.dumps(manifest.dump(), indent=2, ensure_ascii=False)) + "\n")

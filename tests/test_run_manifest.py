@@ -54,7 +54,8 @@ def validate(run: Path) -> dict[str, Any]:
 
 
 def test_the_shipped_schema_is_the_manifest_model_written_out() -> None:
-    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == schema()
+    shipped = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert shipped == schema(), "a settings model changed: run `python -m justeval.manifest` to rewrite the schema"
 
 
 def test_run_json_of_every_command_validates_against_the_schema(tmp_path: Path, server: StubServer,
@@ -221,8 +222,13 @@ def test_a_0_1_pipeline_run_json_repeats_its_settings(tmp_path: Path, server: St
     assert manifest.pipeline.generate.model.base_urls == [url]
     assert [j.judge.spec for j in manifest.pipeline.judging] == ["openai:j"]
     assert manifest.pipeline.leaderboard.bootstrap == 10
+    # no run on this machine wrote that file (0.1 did not mark its runs): it may not pick files outside its folder
     code, _, err = cli("run", "--config", str(run / "run.json"), "--out", str(tmp_path / "again"))
+    assert code == 2 and "outside the config's folder" in err and server.count == 0
+    code, _, err = cli("run", "--config", str(run / "run.json"), "--out", str(tmp_path / "again"),
+                       "--instructions", str(instructions))
     assert code == 0, err
+    assert "was not written by a run on this machine" in err and f"judge openai:j at {url}" in err
     models = {r.body["model"] for r in server.requests}
     assert models == {"m", "j"} and server.count == 8  # 4 generations, 4 judgments: the recorded settings
 

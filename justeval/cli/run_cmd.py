@@ -98,7 +98,14 @@ def run(
 
     if given.get("out") is not None:
         given["out"] = str(given["out"])
-    settings = resolve_run_settings(config, given)
+    settings, foreign = resolve_run_settings(config, given)
+    if foreign:
+        from justeval.pipeline.trust import describe
+
+        notes = make_console(stderr=True)
+        notes.print(f"[yellow]note:[/] {config} was not written by a run on this machine; it will use:", soft_wrap=True)
+        for line in describe(settings):
+            notes.print(f"  {line}", soft_wrap=True, markup=False)
     result = run_pipeline(settings, command=command_line(ctx))
     notes = make_console(stderr=True)  # what each stage did and spent, apart from the table on stdout
     print_generate_summary(result.generation, console=notes)

@@ -190,27 +190,40 @@ def run_settings_from_flags(base: RunSettings | None, flags: dict[str, Any], *,
     return RunSettings(out=out, generate=generate, judging=judging, leaderboard=board)
 
 
-def resolve_run_settings(config: str | Path | None, flags: dict[str, Any]) -> RunSettings:
+def resolve_run_settings(config: str | Path | None, flags: dict[str, Any]) -> tuple[RunSettings, bool]:
     """The settings of `justeval run --config FILE [flags]`: the file's settings (a run.json,
     or RunSettings' fields) with the given flags applied, or a flat file of flag names merged
-    with the given flags (flags win). Without a file, the flags alone."""
-    loaded = read_config(config) if config is not None else None
+    with the given flags (flags win). Without a file, the flags alone. The flag says whether the
+    file is foreign (not a run of this machine): its local paths are then confined to its
+    folder (`justeval.pipeline.trust`), and the caller shows what it will send where."""
+    from justeval.pipeline.trust import confine
+
+    if config is None:
+        return run_settings_from_flags(None, flags), False
+    loaded, foreign = read_config(config)
     if isinstance(loaded, RunSettings):
-        return run_settings_from_flags(loaded, flags, source=config)
-    merged = {**(loaded or {}), **{k: v for k, v in flags.items() if v is not None}}
-    return run_settings_from_flags(None, merged, source=config if loaded is not None else None)
+        settings = run_settings_from_flags(loaded, flags, source=config)
+    else:
+        merged = {**loaded, **{k: v for k, v in flags.items() if v is not None}}
+        settings = run_settings_from_flags(None, merged, source=config)
+    if foreign:
+        settings = confine(settings, Path(config), {k for k, v in flags.items() if v is not None})
+    return settings, foreign
 
 
-def read_config(path: str | Path) -> RunSettings | dict[str, Any]:
+def read_config(path: str | Path) -> tuple[RunSettings | dict[str, Any], bool]:
     """A `--config` file: a run directory's run.json (whichever command made it, any format
     version) or a YAML/JSON of RunSettings' fields, as RunSettings; or a flat YAML/JSON of
-    `justeval run`'s flag names, as that mapping. Bad input is one line naming the file."""
+    `justeval run`'s flag names, as that mapping; and whether it is foreign (anything but the
+    run.json of a run made on this machine, in its own folder). Bad input is one line naming
+    the file."""
     import json
 
     import yaml
 
     from justeval.errors import describe_invalid
     from justeval.manifest import parse_manifest
+    from justeval.pipeline.trust import is_own_run
 
     path = Path(path)
     try:
@@ -226,13 +239,14 @@ def read_config(path: str | Path) -> RunSettings | dict[str, Any]:
         raise InputError(path, "a config must be a mapping of option names to values")
     nested = isinstance(data.get("judging"), list)  # RunSettings' own fields, not a run.json's sections
     if not nested and {"pipeline", "generate", "import", "format_version"} & data.keys():  # a run.json
-        settings = parse_manifest(data, path).repeat_settings(path)
+        manifest = parse_manifest(data, path)
+        settings = manifest.repeat_settings(path)
         if path.name == "run.json":  # the run is where its run.json is, wherever it was made from
             settings = settings.model_copy(update={"out": str(path.resolve().parent)})
-        return settings
+        return settings, not (path.name == "run.json" and is_own_run(path, manifest.origin))
     if nested:
         try:
-            return RunSettings.model_validate(data)
+            return RunSettings.model_validate(data), True
         except ValidationError as exc:
             raise InputError(path, describe_invalid(exc)) from exc
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    return {str(k).replace("-", "_"): v for k, v in data.items()}, True
