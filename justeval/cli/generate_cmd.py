@@ -84,16 +84,18 @@ def generate(
     select: Annotated[str, typer.Option("--select", help="fixed | random | similar (BM25)",
                                         rich_help_panel=PROMPT)] = "fixed",
     no_progress: NoProgressOpt = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print calls, tokens and the most it can cost; call "
+                                          "nothing")] = False,
 ) -> None:
     """Generate one output per instruction into RUN_DIR/generations.jsonl (resumable: run the
     same command again to continue; failed items are retried)."""
-    flags = engine_flags({name: value for name, value in locals().items() if name not in ("ctx", "out")})
+    flags = engine_flags({name: value for name, value in locals().items() if name not in ("ctx", "out", "dry_run")})
     from justeval.generation import generate as run_generate
     from justeval.generation.report import print_generate_summary
     from justeval.pipeline.flags import generate_from_flags
 
     flags.update(model_seed=seed, seed=seed or 0, icl_examples=str(icl_examples) if icl_examples else None)
-    summary = run_generate(generate_from_flags(None, flags), out, command=command_line(ctx))
+    summary = run_generate(generate_from_flags(None, flags), out, command=command_line(ctx), dry_run=dry_run)
     print_generate_summary(summary)
     if summary.nothing_usable:
         raise typer.Exit(1)  # nothing usable at all: a chained `&& justeval judge` should not go on

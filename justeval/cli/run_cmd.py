@@ -87,9 +87,12 @@ def run(
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", rich_help_panel=E)] = None,
     bootstrap: Annotated[int | None, typer.Option("--bootstrap", rich_help_panel="Leaderboard")] = None,
     na_as: Annotated[float | None, typer.Option("--na-as", rich_help_panel="Leaderboard")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print each stage's calls, tokens and cost (answers "
+                                          "not made yet counted at --max-tokens); call nothing")] = False,
 ) -> None:
     """Instructions -> generation -> judging -> leaderboard, resumable, in one command."""
-    given = {name: value for name, value in locals().items() if name not in ("config", "ctx")}  # None = not given
+    given = {name: value for name, value in locals().items()
+             if name not in ("config", "ctx", "dry_run")}  # None = not given
     from justeval.board.render import rich_renderable
     from justeval.console import console as make_console
     from justeval.generation.report import print_generate_summary
@@ -106,6 +109,11 @@ def run(
         notes.print(f"[yellow]note:[/] {config} was not written by a run on this machine; it will use:", soft_wrap=True)
         for line in describe(settings):
             notes.print(f"  {line}", soft_wrap=True, markup=False)
+    if dry_run:
+        result = run_pipeline(settings, dry_run=True)
+        print_generate_summary(result.generation)
+        print_summaries(result.judging, dry_run=True)
+        return
     result = run_pipeline(settings, command=command_line(ctx))
     notes = make_console(stderr=True)  # what each stage did and spent, apart from the table on stdout
     print_generate_summary(result.generation, console=notes)

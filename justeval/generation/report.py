@@ -13,6 +13,16 @@ from justeval.generation.run import GenerateSummary
 
 def print_generate_summary(summary: GenerateSummary, console: Console | None = None) -> None:
     console = console or make_console()
+    if summary.estimate is not None:
+        est = summary.estimate
+        table = Table(title=f"Dry run: generation by {summary.generator} (nothing was sent)")
+        for col in ("items", "already done", "calls", "prompt tokens", "completion tokens (at most)",
+                    "est. cost (at most)"):
+            table.add_column(col, justify="right")
+        table.add_row(str(summary.items), str(summary.already_done), str(est.calls), f"{est.prompt_tokens:,}",
+                      f"{est.completion_tokens:,}", est.cost_text())
+        console.print(table)
+        return
     table = Table(title=f"Generation: {summary.generator}")
     for col in ("items", "resumed", "ok", "error", "cached", "retries", "cost", "wall", "file"):
         table.add_column(col, justify="left" if col == "file" else "right")

@@ -28,6 +28,7 @@ from justeval.errors import JustevalError
 from justeval.generation import urial as urial_mod
 from justeval.generation.prompting import PromptBuilder
 from justeval.jsonl import JsonlAppender
+from justeval.judging.estimate import CostEstimate
 from justeval.records import Generation, Instruction, ItemId, Usage, id_order
 from justeval.rundir import RunDir
 
@@ -47,6 +48,7 @@ class GenerateSummary:
     engine: RunSummary = field(default_factory=RunSummary)
     error_ids: list[ItemId] = field(default_factory=list)
     error_reasons: Counter[str] = field(default_factory=Counter)  # failure message -> items
+    estimate: CostEstimate | None = None  # a dry run's: completion tokens and cost are upper bounds
 
     @property
     def failed(self) -> int:
@@ -60,12 +62,14 @@ class GenerateSummary:
 
 
 def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: list[Instruction] | None = None,
-             command: str | None = None) -> GenerateSummary:
+             command: str | None = None, dry_run: bool = False) -> GenerateSummary:
     """Generate outputs into `out_dir` as `settings` say (resumable; see the module docstring).
 
     `instructions` are the items to answer (default: the settings' source and selection,
     loaded now); `command` is the invocation recorded in run.json (never a secret: keys are
-    only named)."""
+    only named). `dry_run` counts the calls and the prompt tokens of the very requests that
+    would be sent, prices them with every answer at `max_tokens` (an upper bound), and sends
+    and writes nothing."""
     from justeval.instructions import load_selection
     from justeval.manifest import GenerateSection
 
@@ -75,7 +79,7 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
     request_params = builder.request_params()
     generator = settings.generator_name
 
-    rd = RunDir(out_dir).ensure()
+    rd = RunDir(out_dir) if dry_run else RunDir(out_dir).ensure()
     section = GenerateSection(command=command, settings=settings, items=len(items), request_params=request_params,
                               prompt=builder.identity, prompt_sources=builder.sources)
     existing = rd.latest_generations()
@@ -85,6 +89,9 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
     todo = [inst for inst in items if inst.id not in done]
     summary.already_done = len(items) - len(todo)
     summary.to_do = len(todo)
+    if dry_run:
+        summary.estimate = estimate_generation(settings, builder, todo)
+        return summary
     rd.record("generate", section)
     if not todo:
         return summary
@@ -115,6 +122,29 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
     summary.engine.wall_s = time.perf_counter() - started
     summary.error_ids.sort(key=id_order)
     return summary
+
+
+def estimate_generation(settings: GenerateSettings, builder: PromptBuilder, todo: list[Instruction]) -> CostEstimate:
+    """Calls, prompt tokens and the most the answers can cost (every one at `max_tokens`)."""
+    from justeval.engine.pricing import count_tokens, estimate_cost
+    from justeval.judging.run import buildable
+
+    params = builder.request_params()
+    prompt_tokens = 0
+    for inst in todo:
+        request, _ = builder.build(inst, params)
+        text = request.prompt if request.prompt is not None else "\n".join(m.content for m in request.messages)
+        prompt_tokens += count_tokens(text, settings.model.spec) + 4 * len(request.messages)
+    completion_tokens = (params.max_tokens or 0) * len(todo)
+    backend = buildable(settings.model, settings.engine)
+    if not todo:
+        cost: float | None = 0.0
+    elif backend is not None:
+        cost = backend.cost_usd(Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+    else:
+        cost = estimate_cost(settings.model.spec, prompt_tokens, completion_tokens)
+    return CostEstimate(calls=len(todo), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                        cost_usd=cost)
 
 
 def to_generation(inst: Instruction, result: CallResult, *, generator: str, params: dict[str, Any],

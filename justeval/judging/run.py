@@ -73,8 +73,6 @@ class JudgeSummary:
 def latest_generations(rd: RunDir) -> tuple[list[Generation], int]:
     """The `ok` generations to judge (the last line wins when an id repeats) and the number
     of ids whose latest generation is not usable."""
-    if not rd.generations.exists():
-        rd.load_generations()  # raises the one-line "no generations" error
     latest = rd.latest_generations()
     usable = [g for g in latest.values() if g.status == "ok" and g.output is not None]
     return usable, len(latest) - len(usable)
@@ -111,8 +109,11 @@ def done_keys(rd: RunDir, judge: str, *, retry_parse_errors: bool) -> set[tuple[
 
 
 def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: bool = False, dry_run: bool = False,
-              retry_parse_errors: bool = False, command: str | None = None) -> JudgeSummary:
-    """Judge every selected `ok` generation in `run_dir` as `settings` say; see the module docstring."""
+              retry_parse_errors: bool = False, command: str | None = None,
+              planned: Sequence[Generation] = ()) -> JudgeSummary:
+    """Judge every selected `ok` generation in `run_dir` as `settings` say; see the module docstring.
+
+    `planned` (dry runs only) are generations not made yet, estimated as if they were there."""
     from justeval.manifest import JudgeSection, TemplateInfo
 
     rd = RunDir(run_dir)
@@ -123,7 +124,12 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
     by_category = (("regular", templates.regular), ("safety", templates.safety))
     summary = JudgeSummary(judge=spec, path=out_path,
                            templates={c: TemplateRef(name=t.name, hash=t.hash) for c, t in by_category})
+    if not rd.generations.exists() and not (dry_run and planned):
+        rd.load_generations()  # raises the one-line "no generations" error
     gens, summary.skipped_generations = latest_generations(rd)
+    if planned:
+        have = {g.id for g in gens}
+        gens += [g for g in planned if g.id not in have]
     gens = selected(rd, gens, settings.selection)
     summary.items = len(gens)
     done = done_keys(rd, spec, retry_parse_errors=retry_parse_errors)
@@ -136,12 +142,12 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
         # the schema sent with our own templates counts as prompt tokens; without a usable
         # backend here (no key yet), assume it will take structured output, as most do, and
         # price by the judge's list price
-        planned = buildable(settings.judge, config)
+        backend = buildable(settings.judge, config)
         items = [build_item(g, templates, params=settings.params, judge_system=settings.judge_system,
                             max_words=settings.max_words,
-                            structured=planned.supports_response_format() if planned else True) for g in todo]
+                            structured=backend.supports_response_format() if backend else True) for g in todo]
         summary.estimate = estimate_calls(items, spec, max_tokens=settings.params.max_tokens,
-                                          price=_pricer(planned) if planned else None)
+                                          price=_pricer(backend) if backend else None)
         return summary
     if not todo:
         return summary
@@ -161,7 +167,8 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
 
 
 def judge_many(run_dir: str | Path, judges: Sequence[JudgeSettings], *, dry_run: bool = False,
-               retry_parse_errors: bool = False, command: str | None = None) -> list[JudgeSummary]:
+               retry_parse_errors: bool = False, command: str | None = None,
+               planned: Sequence[Generation] = ()) -> list[JudgeSummary]:
     """Several judges on one run, one file each; the first judge's budget is shared by all of them."""
     several = len({j.judge.spec for j in judges}) > 1
     budget = judges[0].engine.budget_usd if judges else None
@@ -171,7 +178,7 @@ def judge_many(run_dir: str | Path, judges: Sequence[JudgeSettings], *, dry_run:
         if budget is not None:
             settings = settings.model_copy(update={"engine": settings.engine.but(budget_usd=max(0.0, budget - spent))})
         summary = judge_run(run_dir, settings, several_judges=several, dry_run=dry_run,
-                            retry_parse_errors=retry_parse_errors, command=command)
+                            retry_parse_errors=retry_parse_errors, command=command, planned=planned)
         spent += summary.engine.cost_usd
         summaries.append(summary)
     return summaries

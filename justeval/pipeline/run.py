@@ -26,9 +26,11 @@ class PipelineResult:
     stopped_after: str | None = None  # the stage after which the run stopped: nothing usable came out of it
 
 
-def run_pipeline(settings: RunSettings, *, command: str | None = None) -> PipelineResult:
+def run_pipeline(settings: RunSettings, *, command: str | None = None, dry_run: bool = False) -> PipelineResult:
     """Generate, judge and tabulate; every stage resumes from what the run directory holds.
-    `command` (the invocation, no secrets) is recorded in run.json beside the settings."""
+    `command` (the invocation, no secrets) is recorded in run.json beside the settings.
+    `dry_run` estimates both stages (answers not made yet counted at `max_tokens`, an upper
+    bound) and sends and writes nothing."""
     from justeval.board import Settings, build_leaderboard
     from justeval.generation import generate
     from justeval.instructions import load_selection
@@ -36,6 +38,8 @@ def run_pipeline(settings: RunSettings, *, command: str | None = None) -> Pipeli
     from justeval.manifest import RunSection
 
     settings = settings.absolute()
+    if dry_run:
+        return _dry_run(settings)
     rd = RunDir(settings.out).ensure()
     if command:
         rd.record("run", RunSection(command=command))
@@ -58,3 +62,21 @@ def run_pipeline(settings: RunSettings, *, command: str | None = None) -> Pipeli
         options = Settings(na_as=board.na_as, bootstrap=board.bootstrap, seed=board.seed, judge=[judge])
         result.leaderboards[judge] = build_leaderboard([rd.path], instructions=gen.instructions, settings=options)
     return result
+
+
+def _dry_run(settings: RunSettings) -> PipelineResult:
+    from justeval.generation import generate
+    from justeval.instructions import load_selection
+    from justeval.judging.run import judge_many
+    from justeval.records import Generation
+
+    rd = RunDir(settings.out)
+    gen = settings.generate
+    items = load_selection(gen.instructions, gen.selection)
+    generation = generate(gen, rd.path, instructions=items, dry_run=True)
+    done = {i for i, g in rd.latest_generations().items() if g.status == "ok"}
+    longest = " ".join(["answer"] * (gen.params.max_tokens or 0))  # about one token a word
+    planned = [Generation(id=i.id, instruction=i.instruction, output=longest, generator=gen.generator_name,
+                          dataset=i.dataset, category=i.category) for i in items if i.id not in done]
+    judging = judge_many(rd.path, settings.judging, dry_run=True, planned=planned)
+    return PipelineResult(run_dir=rd.path, items=len(items), generation=generation, judging=judging)
