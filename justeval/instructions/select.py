@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from justeval.errors import InputError, JustevalError
+from justeval.errors import InputError, UsageError
 from justeval.fetch import fetch_json
 from justeval.ids import ids_option
 from justeval.instructions.load import load_instructions, resolve_local
@@ -138,7 +138,7 @@ def _dataset_keys(inst: Instruction) -> set[str]:
 def _check_known(option: str, wanted: list[str], known: set[str]) -> None:
     unknown = [w for w in wanted if w.lower() not in known]
     if unknown:
-        raise JustevalError(f"unknown {option} {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
+        raise UsageError(f"unknown {option} {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
 
 
 def select(instructions: Sequence[Instruction], selection: Selection, *,
@@ -146,7 +146,7 @@ def select(instructions: Sequence[Instruction], selection: Selection, *,
     """Apply `selection` in a fixed order: subset, dataset, task, topic, difficulty, ids, sample, limit."""
     sel = selection
     if sel.subset not in SUBSETS:
-        raise JustevalError(f"unknown --subset {sel.subset!r} (choose from {', '.join(SUBSETS)})")
+        raise UsageError(f"unknown --subset {sel.subset!r} (choose from {', '.join(SUBSETS)})")
     items = list(instructions)
     if sel.subset in ("regular", "safety"):
         items = [i for i in items if i.category == sel.subset]
@@ -174,13 +174,13 @@ def select(instructions: Sequence[Instruction], selection: Selection, *,
         items = [i for i in items if i.id in wanted_ids]
     if sel.sample is not None:
         if sel.sample < 0:
-            raise JustevalError("--sample must be >= 0")
+            raise UsageError("--sample must be >= 0")
         if sel.sample < len(items):
             keep = set(random.Random(sel.seed).sample(range(len(items)), sel.sample))
             items = [it for n, it in enumerate(items) if n in keep]
     if sel.limit is not None:
         if sel.limit < 0:
-            raise JustevalError("--limit must be >= 0")
+            raise UsageError("--limit must be >= 0")
         items = items[: sel.limit]
     return items
 
