@@ -83,8 +83,11 @@ class GenerateSettings(BaseModel):
         prompt = self.prompt.model_copy(update={"urial": local_path(self.prompt.urial),
                                                 "icl_examples": local_path(self.prompt.icl_examples)})
         engine = _absolute_cache(self.engine)
+        from justeval.instructions.load import chosen_source
+
+        source = chosen_source(self.instructions)
         return self.model_copy(update={"prompt": prompt, "engine": engine,
-                                       "instructions": local_path(self.instructions)})
+                                       "instructions": local_path(str(source)) if source is not None else None})
 
 
 class JudgeSettings(BaseModel):

@@ -118,11 +118,12 @@ def import_cmd(
 
     from justeval.generation import import_outputs
     from justeval.instructions import DEFAULT_SOURCE, load_instructions
+    from justeval.instructions.load import chosen_source
     from justeval.paths import local_path
 
     items = load_instructions(instructions)
     summary = import_outputs(file, out, items, generator=generator, overwrite=overwrite, command=command_line(ctx),
-                             instructions_source=local_path(instructions) or DEFAULT_SOURCE)
+                             instructions_source=local_path(chosen_source(instructions)) or DEFAULT_SOURCE)
     Console().print(f"imported {summary.records} outputs of {summary.generator} ({summary.file_format}) "
                     f"into {summary.path}")
 

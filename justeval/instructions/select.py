@@ -202,6 +202,9 @@ def _known_tags(instructions: Sequence[Instruction], attr: str) -> set[str]:
 
 def load_selection(source: str | Path | None, selection: Selection) -> list[Instruction]:
     """Load `source` and apply `selection` (the lite ids come from beside the source)."""
+    from justeval.instructions.load import chosen_source
+
+    source = chosen_source(source)
     return select(load_instructions(source), selection, source=source)
 
 
