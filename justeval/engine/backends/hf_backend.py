@@ -78,6 +78,7 @@ class HFBackend(Backend):
         self.batch_size = max(1, batch_size)
         self.batch_window_s = batch_window_s
         self.batch_sizes: list[int] = []  # size of every generate call, for inspection
+        self.steps: list[int] = []  # new positions each generate call ran for (stops end it early)
         #: the model folder's generation_config.json values (what applies when a request leaves
         #: an option unset); part of identity(), recorded by the stage
         self.generation_defaults: dict[str, Any] = {}
@@ -239,6 +240,7 @@ class HFBackend(Backend):
         with torch.inference_mode():
             out = model.generate(**enc, **kwargs)
         self.batch_sizes.append(len(runnable))
+        self.steps.append(int(out.shape[1]) - prompt_len)
         eos_ids = _eos_ids(tok, model)
         for pos, row in enumerate(runnable):
             new_ids = out[pos, prompt_len:].tolist()
