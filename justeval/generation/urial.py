@@ -127,6 +127,13 @@ class UrialPrompt:
         """The completion prompt for `query`: the file, demonstrations `before` its own examples
         (inserted where its first example starts) and `after` them, then the query. With no
         demonstrations this is upstream's prompt byte for byte."""
+        return self.with_examples(before=before, after=after) + self.layout.conversation([], query)
+
+    def with_examples(self, *, before: list[tuple[str, str]] | None = None,
+                      after: list[tuple[str, str]] | None = None) -> str:
+        """The prompt's text with demonstrations added: as a prompt file of this version, it
+        renders every query exactly as `render(query, before=..., after=...)` does (greedy
+        selection writes such files)."""
         text = self.text
         after = list(after or [])
         if before:
@@ -135,7 +142,8 @@ class UrialPrompt:
                 after = list(before) + after
             else:
                 text = text[:at] + "".join(self.layout.file_example(q, a) for q, a in before) + text[at:]
-        return text + self.layout.conversation(after, query)
+        return text + "".join(self.layout.turn(self.layout.user, q) + self.layout.turn(self.layout.assistant, a)
+                              for q, a in after)
 
 
 def first_example_offset(text: str, layout: QueryLayout) -> int | None:

@@ -63,6 +63,19 @@ def test_a_near_duplicate_or_the_same_source_is_skipped_and_counted() -> None:
     assert strict.choose("Write a Python function that reprompt top-5 words of a file.", "760").ranked == [0, 1]
 
 
+@pytest.mark.integration
+def test_just_eval_760_does_not_retrieve_its_own_mt_bench_source(shared_data: Path) -> None:
+    rows = [json.loads(line) for line in (shared_data / "sources" / "mt_bench" / "question.jsonl").open()]
+    pool = [Example(r["turns"][0], f"answer {r['question_id']}") for r in rows]
+    item = next(json.loads(line) for line in (shared_data / "just-eval-instruct" / "instructions.jsonl").open()
+                if json.loads(line)["id"] == 760)
+    source = next(i for i, r in enumerate(rows) if r["question_id"] == 121)
+    assert pool[source].instruction != item["instruction"]  # one word apart: an equality check lets it through
+    choice = ExampleSelector(pool, 3, "similar").choose(item["instruction"], "760")
+    assert source not in choice.ranked and choice.skipped == 1
+    assert source in ExampleSelector(pool, 3, "similar", leak_threshold=1.0).choose(item["instruction"], "760").ranked
+
+
 def test_pool_examples_go_before_urials_own_examples_by_default_or_after(tmp_path: Path) -> None:
     prompt = tmp_path / "urial_v4like.txt"
     prompt.write_text(V4, encoding="utf-8")
