@@ -122,6 +122,12 @@ def sweep_cmd(
     icl_examples: Annotated[Path | None, typer.Option("--icl-examples", help="pool of {instruction, output}",
                                                       rich_help_panel=P)] = None,
     icl_position: PositionOpt = "before",
+    icl_format: Annotated[str, typer.Option("--icl-format", help="auto | completion | chat (K-shot as chat turns)",
+                                            rich_help_panel=P)] = "auto",
+    context_tokens: Annotated[int | None, typer.Option("--context-tokens", min=1, help="drop demonstrations until "
+                                                       "prompt + --max-tokens fit", rich_help_panel=P)] = None,
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="tokenizer counting prompt tokens (default: "
+                                                  "an hf: model's own, else an estimate)", rich_help_panel=P)] = None,
     urial_format: UrialFormatOpt = "auto",
     urial_clean: CleanOpt = "fences",
     leak_threshold: LeakOpt = 0.9,
@@ -174,7 +180,8 @@ def sweep_cmd(
         model=_spec(model, base_url, api_key_env, completion), judge=_spec(judge, judge_base_url, judge_api_key_env),
         shots=ks, selects=selects,
         prompt=PromptSettings(urial=urial, icl_examples=str(icl_examples) if icl_examples else None, seed=seed,
-                              icl_position=icl_position, urial_format=urial_format, urial_clean=urial_clean,
+                              icl_position=icl_position, icl_format=icl_format, context_tokens=context_tokens,
+                              tokenizer=tokenizer, urial_format=urial_format, urial_clean=urial_clean,
                               leak_threshold=leak_threshold),
         params=_params(temperature, max_tokens, top_p, repetition_penalty, top_k, no_repeat_ngram_size, param),
         judge_params=_judge_params(judge_max_tokens), generator=generator,
