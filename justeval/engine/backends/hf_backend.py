@@ -308,7 +308,8 @@ def _folder_generation_config(model: Any) -> dict[str, Any]:
     except Exception:
         return {}
     values.pop("transformers_version", None)
-    return json.loads(json.dumps({k: v for k, v in values.items() if v is not None}, sort_keys=True, default=str))
+    kept = {k: v for k, v in values.items() if v is not None and not k.startswith("_")}  # `_`: transformers' own
+    return json.loads(json.dumps(kept, sort_keys=True, default=str))
 
 
 def _context_limit(model: Any, tokenizer: Any) -> int | None:
