@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -73,6 +73,17 @@ def engine_config(*, concurrency: int, rpm: float | None, tpm: float | None, tim
     return EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
                         cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
                         progress=not no_progress, description=description)
+
+
+def engine_flags(values: dict[str, Any]) -> dict[str, Any]:
+    """A command's parameters as settings flags: the negative switches (`--no-cache`,
+    `--no-progress`) become `cache` / `progress`."""
+    flags = dict(values)
+    if "no_cache" in flags:
+        flags["cache"] = not flags.pop("no_cache")
+    if "no_progress" in flags:
+        flags["progress"] = not flags.pop("no_progress")
+    return flags
 
 
 def command_line(ctx: typer.Context) -> str:

@@ -94,16 +94,20 @@ def run(
     from justeval.console import console as make_console
     from justeval.generation.report import print_generate_summary
     from justeval.judging.report import print_summaries
-    from justeval.pipeline import read_config_file, resolve_config, run_pipeline
+    from justeval.pipeline import resolve_run_settings, run_pipeline
 
     if given.get("out") is not None:
         given["out"] = str(given["out"])
-    file_values = read_config_file(config) if config else {}
-    cfg = resolve_config(file_values, given, source=config)
-    result = run_pipeline(cfg, command=command_line(ctx))
+    settings = resolve_run_settings(config, given)
+    result = run_pipeline(settings, command=command_line(ctx))
     notes = make_console(stderr=True)  # what each stage did and spent, apart from the table on stdout
     print_generate_summary(result.generation, console=notes)
-    print_summaries(result.judging, dry_run=False, console=notes)
+    if result.judging:
+        print_summaries(result.judging, dry_run=False, console=notes)
+    if result.stopped_after is not None:
+        notes.print(f"[red]stopped:[/] no usable {result.stopped_after} (every call failed, see above); "
+                    "fix the cause and run the same command again")
+        raise typer.Exit(1)
     console = make_console()
     several = len(result.leaderboards) > 1
     for name, built in result.leaderboards.items():

@@ -262,8 +262,7 @@ def sweep(settings: SweepSettings, instructions: Sequence[Instruction], out: str
         run_dir = out / name
         engine = _remaining_budget(settings.engine, spent)
         gen = _generate_stage(settings.model, prompt, settings.params, items, run_dir, engine=engine,
-                              generator=f"{base}+{name}", meta=_meta(command, {"sweep": name, "shots": k,
-                                                                                "select": select}))
+                              generator=f"{base}+{name}", command=command)
         spent += gen.cost_usd
         _stop_if_over_budget(gen.skipped_budget, f"sweep {name}")
         judged = _judge_stage(run_dir, settings.judge, settings.judge_params, _remaining_budget(settings.engine, spent),
@@ -332,7 +331,7 @@ def icl_select(settings: IclSelectSettings, dev: Sequence[Instruction], out: str
             prompt = _prompt_for_file(prompt_file, prompt_text, start.format, settings.urial_clean)
             gen = _generate_stage(settings.model, prompt, settings.params, items, run_dir,
                                   engine=_remaining_budget(settings.engine, spent), generator=settings.model.spec,
-                                  meta=_meta(command, {"icl_select": label}))
+                                  command=command)
             spent += gen.cost_usd
             _stop_if_over_budget(gen.skipped_budget, f"icl-select {label}")
             judged = _judge_stage(run_dir, settings.judge, settings.judge_params,
@@ -561,48 +560,37 @@ def _stop_if_over_budget(skipped: int, where: str) -> None:
                             "raise --budget and run the same command again to continue")
 
 
-def _meta(command: str | None, experiment: dict[str, Any]) -> dict[str, Any]:
-    return {**({"command": command} if command else {}), "experiment": experiment}
-
-
 # -- the stage calls ----------------------------------------------------------------------------
-# The generate and judge stages are taking typed settings (GenerateSettings, JudgeSettings in
-# justeval/settings.py). Until that lands, these two adapters call today's signatures; they are
-# the only places to change then.
-_STAGE_PROMPT_FIELDS = ("system", "urial", "icl_examples", "shots", "select", "seed")
-
-
 def _generate_stage(model: BackendSpec, prompt: PromptSettings, params: GenParams, items: list[Instruction],
-                    run_dir: Path, *, engine: EngineConfig, generator: str, meta: dict[str, Any]) -> Any:
-    """One generation pass through `justeval.generation.generate` (adapter, see above)."""
+                    run_dir: Path, *, engine: EngineConfig, generator: str, command: str | None) -> _Spent:
+    """One generation pass through `justeval.generation.generate`."""
     from justeval.generation import generate
+    from justeval.settings import GenerateSettings
 
-    defaults = PromptSettings()
-    missing = [name for name in PromptSettings.model_fields if name not in _STAGE_PROMPT_FIELDS
-               and getattr(prompt, name) != getattr(defaults, name)]
-    if missing or model.options or len(model.base_urls) > 1:
-        what = ", ".join(missing + (["backend options"] if model.options else [])
-                         + (["several base URLs"] if len(model.base_urls) > 1 else []))
-        raise UsageError(f"{what}: not yet passed to the generate stage by experiments (arrives with the typed "
-                         "generate settings)")
-    PromptBuilder.from_settings(prompt, params, backend=model)  # the same refusals as the stage, before any call
-    options: dict[str, Any] = {"base_url": model.base_url, "api_key_env": model.api_key_env,
-                               "completion": True if model.endpoint == "completions" else None,
-                               "timeout": model.timeout_s}
-    return generate(model.spec, items, run_dir, params=params, system=prompt.system, urial=prompt.urial,
-                    icl_examples=prompt.icl_examples, shots=prompt.shots, select=prompt.select, seed=prompt.seed,
-                    engine_config=engine.but(description=f"generate {run_dir.name}"), backend_options=options,
-                    generator_name=generator, meta=meta)
+    settings = GenerateSettings(model=model, generator=generator, params=params, prompt=prompt,
+                                engine=engine.but(description=f"generate {run_dir.name}"))
+    summary = generate(settings, run_dir, instructions=items, command=command)
+    return _Spent(summary.engine.cost_usd, summary.engine.skipped_budget)
 
 
 def _judge_stage(run_dir: Path, judge: BackendSpec, params: GenParams | None, engine: EngineConfig, *,
-                 command: str | None) -> Any:
-    """One judging pass through `justeval.judging.judge_run` (adapter, see above)."""
+                 command: str | None) -> _Spent:
+    """One judging pass through `justeval.judging.judge_run`."""
     from justeval.judging.run import judge_run
+    from justeval.settings import JudgeSettings, judge_engine
 
-    options = {"base_url": judge.base_url, "api_key_env": judge.api_key_env, "timeout": judge.timeout_s}
-    return judge_run(run_dir, judge.spec, params=params, engine_config=engine.but(description=f"judge {run_dir.name}"),
-                     backend_options=options, command=command)
+    base = judge_engine()  # the judge stage's own defaults (parse retries), with the experiment's engine options
+    config = engine.but(parse_retries=max(engine.parse_retries, base.parse_retries),
+                        description=f"judge {run_dir.name}")
+    settings = JudgeSettings(judge=judge, engine=config, **({"params": params} if params is not None else {}))
+    summary = judge_run(run_dir, settings, command=command)
+    return _Spent(summary.engine.cost_usd, summary.engine.skipped_budget)
+
+
+@dataclass
+class _Spent:
+    cost_usd: float
+    skipped_budget: int
 
 
 __all__ = ["CostPlan", "IclSelectResult", "IclSelectSettings", "RunScore", "SweepPoint", "SweepResult",

@@ -36,14 +36,17 @@ def test_cli_generate_writes_records_and_run_json(tmp_path: Path, cli: CliRun, s
     gens = RunDir(run).load_generations()
     assert sorted(g.id for g in gens) == [i.id for i in regular] and stub_server.count == len(regular)
     assert {g.generator for g in gens} == {"my-model-v1"}
-    meta = RunDir(run).read_meta()["generate"]
-    assert meta["command"].startswith("justeval generate --model openai:my-model --out ")
-    assert "--subset regular" in meta["command"] and "--temperature 0.3" in meta["command"]
-    assert meta["instructions"] == {"source": str(instructions_file),
-                                    "selection": {"subset": "regular", "seed": 0}, "items": len(regular)}
-    assert meta["settings"]["params"] == {"temperature": 0.3, "max_tokens": 50}
-    assert meta["engine"]["concurrency"] == 2 and meta["backend"] == {"base_url": stub_server.base_url}
-    assert "justeval" in RunDir(run).read_meta()["versions"]
+    manifest = RunDir(run).read_manifest()
+    section = manifest.generate
+    assert section is not None and section.command is not None
+    assert section.command.startswith("justeval generate --model openai:my-model --out ")
+    assert "--subset regular" in section.command and "--temperature 0.3" in section.command
+    settings = section.settings
+    assert settings.instructions == str(instructions_file) and section.items == len(regular)
+    assert settings.selection.subset == "regular" and settings.selection.is_everything() is False
+    assert settings.params.model_dump(exclude_none=True) == {"temperature": 0.3, "max_tokens": 50}
+    assert settings.engine.concurrency == 2 and settings.model.base_urls == [stub_server.base_url]
+    assert settings.generator == "my-model-v1" and "justeval" in manifest.versions
 
 
 def test_api_key_value_never_reaches_the_run_directory(tmp_path: Path, cli: CliRun, stub_server: StubServer,
@@ -57,7 +60,8 @@ def test_api_key_value_never_reaches_the_run_directory(tmp_path: Path, cli: CliR
     assert code == 0
     assert all(r.headers.get("Authorization") == f"Bearer {SECRET}" for r in stub_server.requests)
     assert SECRET.encode() not in _all_bytes(run)
-    assert RunDir(run).read_meta()["generate"]["backend"]["api_key_env"] == "MY_PROVIDER_KEY"
+    section = RunDir(run).read_manifest().generate
+    assert section is not None and section.settings.model.api_key_env == "MY_PROVIDER_KEY"
     assert any(g.status == "error" for g in RunDir(run).load_generations())
 
 
@@ -143,5 +147,5 @@ def test_shots_without_an_example_pool_is_refused(tmp_path: Path, cli: CliRun, i
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code = cli("generate", "--model", "openai:m", "--instructions", str(instructions_file), "--out",
                str(tmp_path / "run"), "--shots", "2")
-    assert code == 1 and "--icl-examples" in capsys.readouterr().err
+    assert code == 2 and "--icl-examples" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
