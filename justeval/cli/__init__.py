@@ -18,6 +18,7 @@ from justeval.cli import (  # noqa: F401  isort: skip
     review_cmd,
     run_cmd,
     validity_cmd,
+    experiments_cmd,
 )
 
 

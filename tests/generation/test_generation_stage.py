@@ -133,7 +133,7 @@ def test_urial_sends_a_completion_prompt_with_stops_and_cleans_the_answer(
     preamble = load_urial("default").text
     for req in stub_server.requests:
         assert req.path.endswith("/v1/completions") and "messages" not in req.body
-        assert "# Query:" in req.body["stop"]
+        assert req.body["stop"] == ["# Query", "# User"]  # upstream's stop strings
         query = req.body["prompt"].rsplit("# Query:\n", 1)[1]
         assert req.body["prompt"] == preamble + "\n# Query:\n" + query
         assert query.endswith(f"\n{TICKS}\n\n# Answer:\n{TICKS}\n")
@@ -157,7 +157,8 @@ def test_icl_examples_are_formatted_like_urial_shots(tmp_path: Path, stub_server
     assert stub_server.requests[0].body["prompt"] == expected
     assert expected.count("# Query:") == 3 and expected.startswith("You answer briefly.\n\n# Query:")
     gen = RunDir(tmp_path / "run").load_generations()[0]
-    assert gen.output == "Done." and gen.params["icl"] == {"select": "fixed", "examples": [0, 1]}
+    assert gen.output == "Done." and gen.params["icl"] == {"select": "fixed", "examples": [0, 1], "used": 2,
+                                                           "skipped": 0, "dropped": 0}
 
 
 def test_chat_request_carries_the_system_message(tmp_path: Path, stub_server: StubServer,
