@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from justeval.engine.engine import CallResult, Engine, RunSummary
 from justeval.errors import JustevalError
-from justeval.generation import urial as urial_mod
 from justeval.generation.prompting import PromptBuilder
 from justeval.jsonl import JsonlAppender
 from justeval.judging.estimate import CostEstimate
@@ -75,7 +75,7 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
 
     settings = settings.absolute()
     items = instructions if instructions is not None else load_selection(settings.instructions, settings.selection)
-    builder = PromptBuilder.from_settings(settings.prompt, settings.params)
+    builder = PromptBuilder.from_settings(settings.prompt, settings.params, backend=settings.model)
     request_params = builder.request_params()
     generator = settings.generator_name
 
@@ -98,6 +98,8 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
 
     config = settings.engine.but(description=f"generate {settings.model.spec}")
     backend = settings.model.build(timeout_s=config.timeout_s)
+    defaults = getattr(backend, "generation_defaults", None)  # an hf model folder's generation_config.json
+    backend_params: dict[str, Any] = {"generation_config": defaults} if isinstance(defaults, dict) else {}
     by_key: dict[str, tuple[Instruction, dict[str, Any]]] = {}
     requests = []
     for inst in todo:
@@ -111,8 +113,8 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
 
         def on_result(result: CallResult) -> None:
             inst, extra = by_key[result.request.key]
-            gen = to_generation(inst, result, generator=generator, params={**record_params, **extra},
-                                clean=builder.completion_prompt)
+            gen = to_generation(inst, result, generator=generator, params={**record_params, **backend_params, **extra},
+                                clean=builder.clean_output if builder.completion_prompt else None)
             appender.write(gen)
             if gen.status != "ok":
                 summary.error_ids.append(gen.id)
@@ -148,13 +150,13 @@ def estimate_generation(settings: GenerateSettings, builder: PromptBuilder, todo
 
 
 def to_generation(inst: Instruction, result: CallResult, *, generator: str, params: dict[str, Any],
-                  clean: bool) -> Generation:
-    """The record for one finished call; URIAL/ICL completions are cut to the answer."""
+                  clean: Callable[[str], str] | None = None) -> Generation:
+    """The record for one finished call; `clean` cuts a URIAL/ICL completion to the answer."""
     completion = result.completion
     ok = result.status == "ok" and completion is not None
     output = None
     if ok and completion is not None:
-        output = urial_mod.clean_output(completion.text) if clean else completion.text
+        output = clean(completion.text) if clean is not None else completion.text
     return Generation(
         id=inst.id, instruction=inst.instruction, output=output, generator=generator, dataset=inst.dataset,
         category=inst.category, status="ok" if ok else "error",

@@ -30,10 +30,14 @@ ENGINE_FLAGS = {"concurrency": "concurrency", "rpm": "rpm", "tpm": "tpm", "timeo
                 "max_retries": "max_retries", "cache": "cache", "cache_dir": "cache_dir", "progress": "progress",
                 "budget": "budget_usd", "parse_retries": "parse_retries"}
 #: flag -> GenParams field
-PARAM_FLAGS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "model_seed": "seed"}
+PARAM_FLAGS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "model_seed": "seed",
+               "repetition_penalty": "repetition_penalty", "top_k": "top_k",
+               "no_repeat_ngram_size": "no_repeat_ngram_size"}
 #: flag -> PromptSettings field
 PROMPT_FLAGS = {"system": "system", "urial": "urial", "icl_examples": "icl_examples", "shots": "shots",
-                "select": "select"}
+                "select": "select", "urial_format": "urial_format", "urial_clean": "urial_clean",
+                "icl_position": "icl_position", "icl_format": "icl_format", "context_tokens": "context_tokens",
+                "tokenizer": "tokenizer", "leak_threshold": "leak_threshold"}
 #: flag -> BackendSpec field (the model's, or the judge's)
 BACKEND_FLAGS = {"base_url": "base_urls", "api_key_env": "api_key_env"}
 #: flag -> JudgeSettings field
@@ -42,7 +46,7 @@ JUDGE_FLAGS = {"template_multi": "template_multi", "template_safety": "template_
 BOARD_FLAGS = {"bootstrap": "bootstrap", "na_as": "na_as"}
 
 GENERATE_FLAGS = (set(SELECTION_FLAGS) | set(ENGINE_FLAGS) | set(PARAM_FLAGS) | set(PROMPT_FLAGS)
-                  | set(BACKEND_FLAGS) | {"model", "completion", "generator", "instructions", "seed"})
+                  | set(BACKEND_FLAGS) | {"model", "completion", "generator", "instructions", "seed", "param"})
 JUDGE_OPTION_FLAGS = (set(SELECTION_FLAGS) | set(ENGINE_FLAGS) | set(PARAM_FLAGS) | set(BACKEND_FLAGS)
                       | set(JUDGE_FLAGS) | {"seed"})
 #: `justeval run`'s names for the judge's flags
@@ -60,7 +64,8 @@ def _given(flags: dict[str, Any], table: dict[str, str]) -> dict[str, Any]:
 
 def _flag_of(part: str, loc: list[str], names: dict[str, str]) -> str:
     """The flag the user wrote for the settings field at `loc` (for error messages)."""
-    tables = {"engine": ENGINE_FLAGS, "params": PARAM_FLAGS, "prompt": PROMPT_FLAGS, "selection": SELECTION_FLAGS,
+    tables = {"engine": ENGINE_FLAGS, "params": {**PARAM_FLAGS, "param": "extra"}, "prompt": PROMPT_FLAGS,
+              "selection": SELECTION_FLAGS,
               "model": {"model": "spec", **BACKEND_FLAGS, "completion": "endpoint"},
               "judge": {"judge": "spec", **BACKEND_FLAGS}}
     if len(loc) > 1:
@@ -129,10 +134,16 @@ def generate_from_flags(base: GenerateSettings | None, flags: dict[str, Any], *,
     selection = _given(flags, SELECTION_FLAGS)
     if flags.get("seed") is not None:
         prompt["seed"] = selection["seed"] = flags["seed"]
+    params = _given(flags, PARAM_FLAGS)
+    if flags.get("param"):
+        from justeval.generation.decoding import parse_params
+
+        values = flags["param"]
+        params["extra"] = {**old.params.extra, **parse_params([values] if isinstance(values, str) else values)}
     return _validated("gen", lambda: GenerateSettings.model_validate({
         **old.model_dump(), "model": model.model_dump(),
         "generator": flags["generator"] if flags.get("generator") is not None else old.generator,
-        "params": {**old.params.model_dump(), **_given(flags, PARAM_FLAGS)},
+        "params": {**old.params.model_dump(), **params},
         "prompt": {**old.prompt.model_dump(), **prompt},
         "engine": {**old.engine.model_dump(), "progress": old.engine.progress, **_given(flags, ENGINE_FLAGS)},
         "instructions": flags["instructions"] if flags.get("instructions") is not None else old.instructions,

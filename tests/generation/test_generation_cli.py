@@ -149,3 +149,31 @@ def test_shots_without_an_example_pool_is_refused(tmp_path: Path, cli: CliRun, i
                str(tmp_path / "run"), "--shots", "2")
     assert code == 2 and "--icl-examples" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_upstream_urial_settings_reach_the_server_and_the_records(tmp_path: Path, cli: CliRun,
+                                                                 stub_server: StubServer,
+                                                                 instructions_file: Path) -> None:
+    """The flags of issue 14 go from the command line to the request body, the record and run.json."""
+    prompt = tmp_path / "inst_1k_v4.help.txt"
+    prompt.write_text("# Instruction\n\nBe helpful.\n\n# Query:\n```\nHi?\n```\n\n# Answer:\n```\nHello!\n```\n",
+                      encoding="utf-8")
+    stub_server.responder = lambda req: Reply(text="Sure:\n```\nx = 1\n```\n```\n")
+    run = tmp_path / "run"
+    code = cli("generate", "--model", "openai:base", "--base-url", stub_server.base_url, "--instructions",
+               str(instructions_file), "--ids", "0", "--out", str(run), "--no-progress", "--urial", str(prompt),
+               "--urial-clean", "upstream", "--repetition-penalty", "1.15", "--top-k", "40", "--param",
+               "min_p=0.05", "--param", "skip_special_tokens=false")
+    assert code == 0
+    body = stub_server.requests[0].body
+    assert body["prompt"].startswith("# Instruction") and body["prompt"].endswith("# Answer:\n```\n")
+    assert (body["repetition_penalty"], body["top_k"], body["min_p"], body["skip_special_tokens"]) == (
+        1.15, 40, 0.05, False)
+    (gen,) = RunDir(run).load_generations()
+    assert gen.output == "Sure:\n\nx = 1"  # every fence removed, as upstream's cleaning does
+    assert gen.params["repetition_penalty"] == 1.15 and gen.params["extra"] == {"min_p": 0.05,
+                                                                                "skip_special_tokens": False}
+    section = RunDir(run).read_manifest().generate
+    assert section is not None and section.settings.prompt.urial_clean == "upstream"
+    assert cli("generate", "--model", "openai:base", "--instructions", str(instructions_file), "--out",
+               str(tmp_path / "bad"), "--param", "oops") == 2

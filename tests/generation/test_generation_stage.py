@@ -44,7 +44,8 @@ def test_one_record_per_item_with_the_reply_and_call_facts(tmp_path: Path, stub_
         assert (g.generator, g.dataset, g.category, g.status) == ("openai:chat-model", "toy", inst.category, "ok")
         assert (g.usage.prompt_tokens, g.usage.completion_tokens, g.finish_reason) == (11, 7, "length")
         assert g.latency_s is not None and g.latency_s >= 0 and not g.cached
-        assert g.params == {"temperature": 0.5, "max_tokens": 64}
+        assert g.params == {"temperature": 0.5, "max_tokens": 64, "endpoint": "chat", "top_p": None,
+                            "top_p_source": "server default (not sent)"}
     body = stub_server.requests[0].body
     assert stub_server.requests[0].path.endswith("/chat/completions")
     assert body["temperature"] == 0.5 and body["max_tokens"] == 64 and "stop" not in body
@@ -148,9 +149,8 @@ def test_icl_examples_are_formatted_like_urial_shots(tmp_path: Path, stub_server
     pool.write_text(json.dumps({"instruction": "What is 2+2?", "output": "4"}) + "\n"
                     + json.dumps({"instruction": "Name a colour.", "output": "Blue."}) + "\n", encoding="utf-8")
     stub_server.responder = lambda req: Reply(text=f"Done.\n{TICKS}\n")
-    settings = generate_settings(stub_server.base_url, "openai:base", engine=fast_config(),
-                                 system="You answer briefly.",
-                                 icl_examples=str(pool), shots=2, select="fixed")
+    settings = generate_settings(stub_server.base_url, "openai:base", engine=fast_config(), completion=True,
+                                 system="You answer briefly.", icl_examples=str(pool), shots=2, select="fixed")
     generate(settings, tmp_path / "run", instructions=items[:1])
     expected = format_query("You answer briefly.", items[0].instruction, [("What is 2+2?", "4"),
                                                                           ("Name a colour.", "Blue.")])

@@ -1,13 +1,10 @@
 """What the generate stage must pass on from the prompt builder and the backend (issue 14's
-wiring of `generation/run.py`). Marked strict xfail until the stage does it: each flips to a
-failure (XPASS) the moment it works, so the marker is removed with the wiring."""
+wiring of `generation/run.py`). """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import pytest
 
 from justeval.engine.backend_spec import BackendSpec
 from justeval.generation import generate
@@ -21,14 +18,12 @@ from tests.generation.tiny_hf import build_tiny_llama
 
 TICKS = "`" * 3
 ITEMS = [Instruction(id=0, instruction="Show a loop in Python.")]
-WIRING = "generation/run.py does not pass this on yet (issue 14 wiring list)"
 
 
 def _records(run: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in (run / "generations.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_the_stage_cleans_answers_the_chosen_way(tmp_path: Path, stub_server: StubServer) -> None:
     stub_server.responder = lambda req: Reply(text=f"Like this:\n{TICKS}python\nfor i in x: pass\n{TICKS}\n{TICKS}\n")
     settings = GenerateSettings(model=BackendSpec(spec="openai:base", base_urls=[stub_server.base_url]),
@@ -37,7 +32,6 @@ def test_the_stage_cleans_answers_the_chosen_way(tmp_path: Path, stub_server: St
     assert RunDir(tmp_path / "run").load_generations()[0].output == "Like this:\npython\nfor i in x: pass"
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_the_stage_records_the_endpoint_and_who_decides_top_p(tmp_path: Path, stub_server: StubServer) -> None:
     settings = GenerateSettings(model=BackendSpec(spec="openai:base", base_urls=[stub_server.base_url]),
                                 prompt=PromptSettings(urial="default"), engine=fast_config())
@@ -47,7 +41,6 @@ def test_the_stage_records_the_endpoint_and_who_decides_top_p(tmp_path: Path, st
     assert params["endpoint"] == "completions" and params["top_p_source"] == "server default (not sent)"
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_the_stage_records_an_hf_models_generation_config(tmp_path: Path) -> None:
     model = build_tiny_llama(tmp_path / "tiny")
     settings = GenerateSettings(model=BackendSpec(spec=f"hf:{model}", endpoint="completions"),
