@@ -10,7 +10,7 @@ import abc
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from justeval.records import Usage
 
@@ -33,6 +33,29 @@ class GenParams(BaseModel):
     stop: list[str] | None = None
     seed: int | None = None
     response_format: dict[str, Any] | None = None
+    # -- scoring a given text (token-shift analysis); completions endpoint only --------------
+    echo: bool | None = None
+    """Return the prompt's own tokens, with their logprobs, before the reply's (OpenAI `echo`)."""
+    logprobs: int | None = None
+    """Log-probability of each token and this many top alternatives (OpenAI `logprobs`)."""
+    prompt_logprobs: int | None = None
+    """vLLM's `prompt_logprobs`: each prompt token's logprob and rank, and this many top alternatives."""
+    prompt_token_ids: list[int] | None = None
+    """Send these token ids as the prompt instead of the text (which stays in `Request.prompt`
+    for estimates and logs), so the server scores exactly the tokens the caller tokenized."""
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_scoring(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The scoring fields are left out while unset, so the dump (and with it every cache key)
+        of an ordinary request is what it was before they existed: old cache entries still hit."""
+        data: dict[str, Any] = handler(self)
+        for name in _SCORING_FIELDS:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+_SCORING_FIELDS = ("echo", "logprobs", "prompt_logprobs", "prompt_token_ids")
 
 
 class Request(BaseModel):
@@ -47,11 +70,35 @@ class Request(BaseModel):
     params: GenParams = Field(default_factory=GenParams)
 
 
+class TopLogprob(BaseModel):
+    """One candidate token at a position: its text, log-probability, and where the server says
+    them, its id and rank (1 = most likely)."""
+
+    token: str
+    logprob: float
+    token_id: int | None = None
+    rank: int | None = None
+
+
+class TokenLogprob(BaseModel):
+    """One token of a reply (or, with `echo`, of the prompt): its logprob (None where the server
+    has no prediction, e.g. the first prompt token) and the top alternatives it returned."""
+
+    token: str
+    logprob: float | None = None
+    top: list[TopLogprob] = Field(default_factory=list)
+
+
 class Completion(BaseModel):
     text: str
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str | None = None
     model: str | None = None
+    logprobs: list[TokenLogprob] | None = None
+    """Per token, as the server returned them (`logprobs`); with `echo` the prompt's tokens come first."""
+    prompt_logprobs: list[list[TopLogprob] | None] | None = None
+    """vLLM's `prompt_logprobs`: per prompt token, the entries returned (the token itself and the top
+    alternatives, each with id and rank); None at a position without a prediction (the first)."""
 
 
 class BackendError(Exception):
