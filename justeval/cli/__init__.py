@@ -19,6 +19,7 @@ from justeval.cli import (  # noqa: F401  isort: skip
     run_cmd,
     validity_cmd,
 )
+from justeval.cli import tokenshift_cmd  # noqa: F401  isort: skip
 
 
 def main() -> None:
