@@ -50,8 +50,8 @@ def token_shift_cmd(
     aligned_template: Annotated[str, typer.Option("--aligned-template", help="how the aligned model sees it: chat "
                                                   "(its chat template), urial, plain or a FILE",
                                                   rich_help_panel=ANALYSIS)] = "chat",
-    top_k: Annotated[int, typer.Option("--top-k", min=3, max=100, help="alternatives per position; a token outside "
-                                       "them is shifted", rich_help_panel=ANALYSIS)] = 10,
+    top_k: Annotated[int, typer.Option("--top-k", help="alternatives per position (3-100); a token "
+                                       "outside them is shifted", rich_help_panel=ANALYSIS)] = 10,
     tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="HF tokenizer that splits the texts (default: "
                                                   "the base model's; with a server, the served model's)",
                                                   rich_help_panel=ANALYSIS)] = None,
@@ -76,7 +76,7 @@ def token_shift_cmd(
                                                rich_help_panel=LOCAL)] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="torch dtype of the weights, e.g. bfloat16 (default "
                                               "float32)", rich_help_panel=LOCAL)] = None,
-    batch_tokens: Annotated[int, typer.Option("--batch-tokens", min=1, help="padded tokens per forward pass at most",
+    batch_tokens: Annotated[int, typer.Option("--batch-tokens", help="padded tokens per forward pass at most",
                                               rich_help_panel=LOCAL)] = 8192,
     base_url: BaseUrlOpt = None,
     aligned_base_url: Annotated[str | None, typer.Option("--aligned-base-url", help="server of --aligned (default: "

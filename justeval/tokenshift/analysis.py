@@ -56,6 +56,7 @@ class RunShift:
     """Calls not sent because the budget was reached: a rerun asks again."""
     wall_s: float = 0.0
     error_ids: list[ItemId] = field(default_factory=list)
+    first_error: str | None = None
 
 
 @dataclass
@@ -219,6 +220,7 @@ def _analyse_run(run: Path, path: Path, plan: Plan) -> RunShift:
             else:
                 summary.errors += 1
                 summary.error_ids.append(record.id)
+                summary.first_error = summary.first_error or record.error
 
         jobs = []
         for item in todo:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from justeval.console import console as make_console
 from justeval.ids import ItemId
@@ -191,14 +191,15 @@ def _pct(value: float | None) -> str:
 
 
 def _token(text: str) -> str:
-    """A token as it reads in a table: quoted, whitespace made visible, markup escaped."""
-    return escape(json.dumps(text, ensure_ascii=False))
+    """A token as it reads in a table: quoted, whitespace made visible."""
+    return json.dumps(text, ensure_ascii=False)
 
 
-def _names(models: Sequence[ModelShift]) -> list[str]:
-    """Column heads: the generator, with the run's folder where two runs share one."""
+def _names(models: Sequence[ModelShift]) -> list[Text]:
+    """Column heads: the generator, with the run's folder where two runs share one. Text, not
+    markup: a model's name is shown as it is (no `[tags]`, no `:emoji:` codes)."""
     plain = [m.generator or Path(m.run).name for m in models]
-    return [escape(f"{name} ({Path(m.run).name})" if plain.count(name) > 1 else name)
+    return [Text(f"{name} ({Path(m.run).name})" if plain.count(name) > 1 else name)
             for name, m in zip(plain, models, strict=True)]
 
 
@@ -207,9 +208,9 @@ def print_report(report: TokenShiftReport, *, console: Console | None = None, to
     console = console or make_console()
     models = report.models
     names = _names(models)
-    aligned = f", measured: the aligned model's top-1 ({escape(report.aligned)})" if report.aligned else ""
-    title = (f"Token distribution shift under {escape(report.base or '?')} (template {escape(report.template or '?')}, "
-             f"top-k {report.top_k}{aligned})")
+    aligned = f", measured: the aligned model's top-1 ({report.aligned})" if report.aligned else ""
+    title = Text(f"Token distribution shift under {report.base or '?'} (template {report.template or '?'}, "
+                 f"top-k {report.top_k}{aligned})")
     table = Table(title=title)
     table.add_column("")
     for name in names:
@@ -236,8 +237,8 @@ def print_report(report: TokenShiftReport, *, console: Console | None = None, to
         for name in names:
             tokens.add_column(name)
         for i in range(min(top_tokens, max(len(m.top_shifted_tokens) for m in models))):
-            tokens.add_row(str(i + 1), *(f"{_token(m.top_shifted_tokens[i].token)} ×{m.top_shifted_tokens[i].count}"
-                                         if i < len(m.top_shifted_tokens) else "" for m in models))
+            at_i = [m.top_shifted_tokens[i] if i < len(m.top_shifted_tokens) else None for m in models]
+            tokens.add_row(str(i + 1), *(Text(f"{_token(c.token)} ×{c.count}") if c else "" for c in at_i))
         console.print(tokens)
 
     buckets = [name for name, _ in sorted({(b.bucket, b.start) for m in models for b in m.by_position},
@@ -247,19 +248,19 @@ def print_report(report: TokenShiftReport, *, console: Console | None = None, to
         position.add_column("positions")
         for name in names:
             position.add_column(name, justify="right")
-        for name in buckets:
-            cells = []
+        for bucket in buckets:
+            cells: list[str] = []
             for m in models:
-                b = next((b for b in m.by_position if b.bucket == name), None)
+                b = next((b for b in m.by_position if b.bucket == bucket), None)
                 cells.append(f"{_pct(b.shifted_ratio)} of {b.tokens:,}" if b else "")
-            position.add_row(name, *cells)
+            position.add_row(bucket, *cells)
         console.print(position)
 
-    for title, attr in (("Shifted share by category", "by_category"), ("Shifted share by task type", "by_task")):
+    for heading, attr in (("Shifted share by category", "by_category"), ("Shifted share by task type", "by_task")):
         groups = sorted({g for m in models for g in getattr(m, attr)})
         if not groups:
             continue
-        group_table = Table(title=title)
+        group_table = Table(title=heading)
         group_table.add_column(attr.removeprefix("by_"))
         for name in names:
             group_table.add_column(name, justify="right")
@@ -268,9 +269,8 @@ def print_report(report: TokenShiftReport, *, console: Console | None = None, to
             for m in models:
                 shift = getattr(m, attr).get(g)
                 cells.append(f"{_pct(shift.shifted)} ({shift.items} items)" if shift else "")
-            group_table.add_row(escape(g), *cells)
+            group_table.add_row(Text(g), *cells)
         console.print(group_table)
-
 
 
 def print_progress(results: Sequence[RunShift], *, console: Console | None = None) -> None:
@@ -281,7 +281,9 @@ def print_progress(results: Sequence[RunShift], *, console: Console | None = Non
             f", {r.already_done} already done" if r.already_done else "")
         if r.not_sent:
             done += f", {r.not_sent} not sent (budget reached: run again to continue)"
-        console.print(f"{escape(str(r.path))}: {done}", soft_wrap=True)
+        console.print(Text(f"{r.path}: {done}"), soft_wrap=True)
+        if r.first_error:
+            console.print(Text(f"  first error: {r.first_error}"), soft_wrap=True)
     if any(r.errors for r in results):
         console.print("some outputs could not be analysed (status error in the records); run the same command again "
                       "to retry them", soft_wrap=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.config import EngineConfig
@@ -98,13 +98,20 @@ class TokenShiftSettings(BaseModel):
     engine: EngineConfig = Field(default_factory=lambda: EngineConfig(description="token-shift"))
     """How calls to a server are sent (cache, retries, limits, progress); the hf path uses only `progress`."""
 
-    @model_validator(mode="after")
-    def _kinds(self) -> TokenShiftSettings:
-        kind = scorer_kind(self.base)  # a backend that cannot score a given text is refused here
-        if self.aligned is not None and scorer_kind(self.aligned) != kind:
-            raise ValueError(f"--aligned {self.aligned.spec} and --base {self.base.spec} must both be hf: or both "
+    @field_validator("base")
+    @classmethod
+    def _base_kind(cls, value: BackendSpec) -> BackendSpec:
+        scorer_kind(value)  # a backend that cannot score a given text is refused here
+        return value
+
+    @field_validator("aligned")
+    @classmethod
+    def _aligned_kind(cls, value: BackendSpec | None, info: ValidationInfo) -> BackendSpec | None:
+        base = info.data.get("base")
+        if value is not None and base is not None and scorer_kind(value) != scorer_kind(base):
+            raise ValueError(f"--aligned {value.spec} and --base {base.spec} must both be hf: or both "
                              "OpenAI-compatible servers (their positions are compared by token id or by text)")
-        return self
+        return value
 
     @property
     def kind(self) -> Literal["hf", "openai"]:

@@ -3,7 +3,8 @@ way vLLM answers `echo` + `logprobs` and `prompt_logprobs`: the real client, eng
 run against it, and its numbers come from its own forward pass (not from the code under test).
 
 `mode`: "vllm" answers both forms; "ignores_echo" answers like a server without the feature
-(the generated text only, no logprobs); "refuses" answers HTTP 400 naming `echo`.
+(the generated text only, no logprobs); "refuses" answers HTTP 400 naming `echo`. `fail_next`
+requests are answered HTTP 500 first.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from aiohttp import web
 
 
 class LogprobsServer:
-    def __init__(self, model_path: Path, *, mode: str = "vllm") -> None:
+    def __init__(self, model_path: Path, *, mode: str = "vllm", fail_next: int = 0) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.mode = mode
+        self.fail_next = fail_next
         self.model = AutoModelForCausalLM.from_pretrained(model_path)
         self.model.eval()
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -72,6 +74,9 @@ class LogprobsServer:
     async def _completions(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return web.json_response({"error": {"message": "overloaded", "type": "server_error"}}, status=500)
         if self.mode == "refuses" and body.get("echo"):
             return web.json_response({"error": {"message": "echo is not supported by this server",
                                                 "type": "invalid_request_error"}}, status=400)

@@ -109,7 +109,7 @@ def test_a_template_file_is_filled_by_plain_substitution(models: TinyModels, oth
 def test_a_template_without_its_placeholder_is_refused(models: TinyModels, other_run: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("# Query:\n", encoding="utf-8")
-    with pytest.raises(InputError, match="no {instruction} placeholder"):
+    with pytest.raises(InputError, match=r"no \{instruction\} placeholder"):
         token_shift([other_run], hf_settings(models.base, template=str(bad)))
 
 
