@@ -86,21 +86,14 @@ class Plan:
         self.template = load_template(settings.template)
         self.aligned_template: PromptTemplate | None = (
             load_template(settings.aligned_template, chat_allowed=True) if settings.aligned is not None else None)
-        self.base_scorer: Any = None
-        self.aligned_scorer: Any = None
         self.max_length: int | None = None
-        if settings.kind == "hf":
-            from justeval.tokenshift.hf_scorer import hf_scorer
-
-            self.base_scorer = hf_scorer(settings.base.model, settings.device, settings.dtype)
-            self.tokens: Tokens = load_tokens(settings.tokenizer) if settings.tokenizer else self.base_scorer.tokens
-            self.max_length = self.base_scorer.max_length
+        if settings.kind == "hf":  # the weights are loaded only when something is left to score
+            self.tokens: Tokens = load_tokens(settings.tokenizer or settings.base.model)
+            self.max_length = context_length(settings.base.model)
             self.aligned_tokens = self.tokens
             if settings.aligned is not None:
-                self.aligned_scorer = hf_scorer(settings.aligned.model, settings.device, settings.dtype)
-                self.aligned_tokens = (load_tokens(settings.aligned_tokenizer) if settings.aligned_tokenizer
-                                       else self.aligned_scorer.tokens)
-                limits = [n for n in (self.max_length, self.aligned_scorer.max_length) if n]
+                self.aligned_tokens = load_tokens(settings.aligned_tokenizer or settings.aligned.model)
+                limits = [n for n in (self.max_length, context_length(settings.aligned.model)) if n]
                 self.max_length = min(limits) if limits else None
         else:
             self.tokens = load_tokens(settings.tokenizer or settings.base.model)
@@ -142,6 +135,18 @@ class Plan:
         s = self.settings
         extra = f", aligned {s.aligned.spec}" if s.aligned else ""
         return f"base {s.base.spec}{extra}, template {self.template.name}, top-k {s.top_k}"
+
+
+def context_length(model: str) -> int | None:
+    """The positions a model holds (its config's `max_position_embeddings`), read without the weights."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model)
+    except (ImportError, OSError, ValueError) as exc:
+        raise JustevalError(f"cannot load hf model {model!r}: {exc}".splitlines()[0]) from exc
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return int(limit) if isinstance(limit, int) and limit > 0 else None
 
 
 def token_shift(runs: Sequence[str | Path], settings: TokenShiftSettings) -> list[RunShift]:
@@ -303,7 +308,9 @@ def _record(job: Job, plan: Plan, ranks: list[int | None], targets: list[Target]
             top: Callable[[int], list[Alternative]], *, latency_s: float | None = None,
             cached: bool = False) -> TokenShiftRecord:
     """The ok record of one scored output. `targets` are the measured tokens, `own` the output's
-    tokens as the scorer names them; `top(j)` is asked only for non-unshifted positions."""
+    tokens as the scorer names them; `top(j)` is asked only for non-unshifted positions. The
+    per-position parts are built unvalidated (`model_construct`): they are this module's own
+    typed values, and validating tens of thousands of them costs more than the forward pass."""
     counts = ShiftCounts()
     shifted: list[PositionDetail] = []
     marginal: list[PositionDetail] = []
@@ -315,8 +322,8 @@ def _record(job: Job, plan: Plan, ranks: list[int | None], targets: list[Target]
             continue
         token, token_id = targets[j]
         output_token = own[j][0] if aligned and not _same(targets[j], own[j]) else None
-        detail = PositionDetail(position=j, token=token, token_id=token_id, rank=rank, output_token=output_token,
-                                top=top(j))
+        detail = PositionDetail.model_construct(position=j, token=token, token_id=token_id, rank=rank,
+                                                output_token=output_token, top=top(j))
         (shifted if category == "shifted" else marginal).append(detail)
     agreement = sum(_same(t, o) for t, o in zip(targets, own, strict=True)) if aligned else None
     item = job.item
@@ -351,7 +358,11 @@ def _score_hf(jobs: list[Job], plan: Plan, write: Callable[[TokenShiftRecord], N
     from justeval.engine.progress import make_progress
 
     s = plan.settings
-    base, aligned, tokens = plan.base_scorer, plan.aligned_scorer, plan.tokens
+    from justeval.tokenshift.hf_scorer import hf_scorer
+
+    base = hf_scorer(s.base.model, s.device, s.dtype)
+    aligned = hf_scorer(s.aligned.model, s.device, s.dtype) if s.aligned is not None else None
+    tokens = plan.tokens
     with make_progress(s.engine.progress, f"token-shift {s.base.spec}", len(jobs)) as progress:
         for batch in _batches(jobs, s.batch_tokens):
             started = time.perf_counter()
@@ -369,7 +380,7 @@ def _score_hf(jobs: list[Job], plan: Plan, write: Callable[[TokenShiftRecord], N
             latency = (time.perf_counter() - started) / len(batch)
             for job, target_ids, result in zip(batch, targets, scored, strict=True):
                 def top(j: int, result: Any = result) -> list[Alternative]:
-                    return [Alternative(token=tokens.piece(i), token_id=i, logprob=lp)
+                    return [Alternative.model_construct(token=tokens.piece(i), token_id=i, logprob=lp)
                             for i, lp in zip(result.top_ids[j], result.top_logprobs[j], strict=True)]
 
                 write(_record(job, plan, list(result.ranks), [(tokens.piece(t), t) for t in target_ids],
@@ -446,7 +457,7 @@ def _score_server(jobs: list[Job], plan: Plan, write: Callable[[TokenShiftRecord
         ranks = [p.rank_of(token, token_id, s.top_k) for p, (token, token_id) in zip(view, targets, strict=True)]
 
         def top(j: int) -> list[Alternative]:
-            return [Alternative(token=c.token, token_id=c.token_id, logprob=round(c.logprob, 4))
+            return [Alternative.model_construct(token=c.token, token_id=c.token_id, logprob=round(c.logprob, 4))
                     for c in view[j].top(s.top_k)]
 
         write(_record(job, plan, ranks, targets, own, top, latency_s=result.latency_s, cached=result.cached))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from justeval.errors import JustevalError
-from justeval.tokenshift.tokens import Tokens, tokenizer_hash
 
 
 @dataclass
@@ -31,18 +30,18 @@ class Scored:
 
 
 class HFScorer:
-    """A causal LM loaded once (see `hf_scorer`), scoring batches of (prompt ids, output ids)."""
+    """A causal LM loaded once (see `hf_scorer`), scoring batches of (prompt ids, output ids); the
+    ids come from the analysis's tokenizer (`justeval.tokenshift.tokens`)."""
 
     def __init__(self, path: str, *, device: str | None = None, dtype: str | None = None) -> None:
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoModelForCausalLM
         except ImportError as exc:
             raise JustevalError("token-shift with an hf: model needs the [hf] extra: pip install 'justeval[hf]'") \
                 from exc
         self.path = path
         try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
             kwargs: dict[str, Any] = {}
             if dtype:
                 if not isinstance(getattr(torch, dtype, None), torch.dtype):
@@ -55,11 +54,6 @@ class HFScorer:
         model.to(self.device)
         model.eval()
         self.model = model
-        self.tokens = Tokens(name=path, tokenizer=tokenizer, sha256=tokenizer_hash(tokenizer))
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.pad_id = int(pad) if pad is not None else 0
-        limit = getattr(model.config, "max_position_embeddings", None)
-        self.max_length: int | None = int(limit) if isinstance(limit, int) and limit > 0 else None
         self._lock = threading.Lock()
 
     def _logits(self, sequences: Sequence[Sequence[int]]) -> Any:
@@ -67,7 +61,7 @@ class HFScorer:
         import torch
 
         length = max(len(s) for s in sequences)
-        ids = torch.full((len(sequences), length), self.pad_id, dtype=torch.long)
+        ids = torch.zeros((len(sequences), length), dtype=torch.long)  # padding: masked, and after every real token
         mask = torch.zeros((len(sequences), length), dtype=torch.long)
         for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)

@@ -10,6 +10,7 @@ import pytest
 
 from justeval.errors import JustevalError
 from justeval.tokenshift import read_token_shift, shift_report, token_shift
+from justeval.tokenshift.hf_scorer import hf_scorer
 from tests.tokenshift import tiny
 from tests.tokenshift.conftest import TinyModels, hf_settings, server_settings
 from tests.tokenshift.logprobs_server import LogprobsServer
@@ -28,9 +29,11 @@ def test_a_rerun_analyses_only_the_items_not_yet_done(models: TinyModels, other_
     after = (other_run / "token_shift.jsonl").read_bytes()
     assert after.startswith(before)  # appended, never rewritten
     assert sorted(r["id"] for r in _lines(other_run / "token_shift.jsonl")) == list(range(6))
+    hf_scorer.cache_clear()
     [third] = token_shift([other_run], hf_settings(models.base))
     assert (third.already_done, third.to_do) == (6, 0)
     assert (other_run / "token_shift.jsonl").read_bytes() == after
+    assert hf_scorer.cache_info().currsize == 0  # nothing left to score: the weights were not even loaded
 
 
 def test_a_failed_call_is_recorded_and_retried_by_the_rerun(models: TinyModels, other_run: Path) -> None:
