@@ -248,10 +248,8 @@ def _instruction_tags(rd: RunDir, override: str | None) -> tuple[str | None, dic
 
     if override is not None:
         return override, {i.id: i for i in load_instructions(override)}
-    meta = rd.read_meta().get("generate")
-    origin = meta.get("instructions") if isinstance(meta, dict) else None
-    source = origin.get("source") if isinstance(origin, dict) else None
-    if not isinstance(source, str) or not source:
+    source = recorded_source(rd.read_meta())
+    if source is None:
         return None, {}
     try:
         return source, {i.id: i for i in load_instructions(source)}
@@ -259,6 +257,20 @@ def _instruction_tags(rd: RunDir, override: str | None) -> tuple[str | None, dic
         warn(f"{rd.path}: the instructions' tags were not read from {source} ({exc}); grouping by the records' own "
              "category only (--instructions names another source)")
         return None, {}
+
+
+def recorded_source(meta: dict[str, Any]) -> str | None:
+    """The instruction source run.json records: `<generate|import>.instructions.source`, or
+    `pipeline.instructions` (`justeval run`); the rule the leaderboard follows too."""
+    for section in ("generate", "import"):
+        part = meta.get(section)
+        origin = part.get("instructions") if isinstance(part, dict) else None
+        source = origin.get("source") if isinstance(origin, dict) else None
+        if isinstance(source, str) and source:
+            return source
+    pipeline = meta.get("pipeline")
+    source = pipeline.get("instructions") if isinstance(pipeline, dict) else None
+    return source if isinstance(source, str) and source else None
 
 
 def _item(gen: Generation, tagged: Instruction | None) -> Instruction:

@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from justeval.tokenshift import read_token_shift
 from tests.conftest import CliRun
 from tests.tokenshift import tiny
@@ -98,3 +100,25 @@ def test_bad_input_is_one_line_and_exit_2(cli: CliRun, models: TinyModels, other
         code, _, err = cli("token-shift", *args, "--no-progress")
         assert code == 2, (args, err)
         assert words in err and err.count("\n") == 1, err
+
+
+@pytest.mark.integration
+def test_a_real_imported_run_is_grouped_by_the_recorded_tags(cli: CliRun, models: TinyModels, shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    instructions = shared_data / "just-eval-instruct" / "instructions.jsonl"
+    run = tmp_path / "llama2-chat"
+    code, _, err = cli("import", str(shared_data / "outputs" / "Llama-2-7b-chat-hf.jsonl"), "--out", str(run),
+                       "--instructions", str(instructions))
+    assert code == 0, err
+    code, out, err = cli("token-shift", str(run), "--base", f"hf:{models.base}", "--ids", "0-5,800-803", "--json",
+                         "--no-progress")
+    assert code == 0, err
+    [model] = json.loads(out)["models"]
+    tags = {r["id"]: r for r in map(json.loads, instructions.read_text(encoding="utf-8").splitlines())}
+    wanted = [*range(6), *range(800, 804)]
+    assert model["items"] == 10 and "Llama-2-7b-chat-hf" in model["generator"]
+    assert {k: v["items"] for k, v in model["by_category"].items()} == {"regular": 6, "safety": 4}
+    expected_tasks = Counter(t for i in wanted for t in tags[i]["task_types"])
+    assert {k: v["items"] for k, v in model["by_task"].items()} == dict(expected_tasks)
+    assert model["truncated"] > 0  # real answers are longer than the tiny model's 256 positions
+    assert model["tokens"] == sum(r.tokens for r in read_token_shift(run / "token_shift.jsonl").values())
