@@ -15,6 +15,8 @@ from justeval.cli.options import (
     BaseUrlOpt,
     CacheDirOpt,
     ConcurrencyOpt,
+    DatasetOpt,
+    DifficultyOpt,
     IdsOpt,
     LimitOpt,
     MaxRetriesOpt,
@@ -24,7 +26,9 @@ from justeval.cli.options import (
     SampleOpt,
     SeedOpt,
     SubsetOpt,
+    TaskOpt,
     TimeoutOpt,
+    TopicOpt,
     TpmOpt,
     engine_config,
 )
@@ -65,6 +69,10 @@ def token_shift_cmd(
                                                      "group the report (default: the one run.json records)",
                                                      rich_help_panel=ANALYSIS)] = None,
     subset: SubsetOpt = "all",
+    dataset: DatasetOpt = None,
+    task: TaskOpt = None,
+    topic: TopicOpt = None,
+    difficulty: DifficultyOpt = None,
     ids: IdsOpt = None,
     limit: LimitOpt = None,
     sample: SampleOpt = None,
@@ -97,6 +105,7 @@ def token_shift_cmd(
     (rank 2-3) and shifted tokens, the most shifted tokens, and where they are (resumable)."""
     from justeval.console import console
     from justeval.engine.backend_spec import BackendSpec
+    from justeval.instructions.select import Selection
     from justeval.tokenshift import TokenShiftSettings, print_progress, print_report, shift_report, token_shift
 
     config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
@@ -109,8 +118,9 @@ def token_shift_cmd(
         template=template, aligned_template=aligned_template, top_k=top_k, tokenizer=tokenizer,
         aligned_tokenizer=aligned_tokenizer,
         prompt_logprobs=prompt_logprobs, device=device, dtype=dtype, batch_tokens=batch_tokens,
-        instructions=instructions, subset=subset, ids=ids, limit=limit, sample=sample, seed=seed, out=out,
-        engine=config)
+        instructions=instructions, out=out, engine=config,
+        selection=Selection(subset=subset, datasets=dataset, tasks=task, topics=topic, difficulties=difficulty,
+                            ids=ids, limit=limit, sample=sample, seed=seed))
     results = token_shift(run_dirs, settings)
     report = shift_report(results)
     if as_json:

@@ -20,7 +20,7 @@ from typing import Any
 
 from justeval.errors import InputError, JustevalError, UsageError, warn
 from justeval.ids import id_order
-from justeval.instructions.select import Selection, select
+from justeval.instructions.select import select
 from justeval.jsonl import JsonlAppender, read_records
 from justeval.records import Generation, Instruction, ItemId
 from justeval.rundir import RunDir
@@ -194,9 +194,7 @@ def _analyse_run(run: Path, path: Path, plan: Plan) -> RunShift:
         raise InputError(rd.generations, "no ok outputs to analyse")
     source, tags = _instruction_tags(rd, plan.settings.instructions)
     items = [_item(g, tags.get(i)) for i, g in sorted(gens.items(), key=lambda kv: id_order(kv[0]))]
-    s = plan.settings
-    selection = Selection(subset=s.subset, ids=s.ids, limit=s.limit, sample=s.sample, seed=s.seed)
-    chosen = select(items, selection, source=source)
+    chosen = select(items, plan.settings.selection, source=source)
     generators = sorted({gens[i.id].generator for i in chosen}) or sorted({g.generator for g in gens.values()})
     summary = RunShift(run=run, path=path, generator=", ".join(generators), ids=[i.id for i in chosen])
 
@@ -243,12 +241,13 @@ def _analyse_run(run: Path, path: Path, plan: Plan) -> RunShift:
 
 
 def _instruction_tags(rd: RunDir, override: str | None) -> tuple[str | None, dict[ItemId, Instruction]]:
-    """The instruction set's items by id, from `--instructions` or the source run.json records."""
+    """The instruction set's items by id, from `--instructions` or the source run.json records
+    (a recorded one that cannot be read is a warning: the records' own category still groups)."""
     from justeval.instructions import load_instructions
 
     if override is not None:
         return override, {i.id: i for i in load_instructions(override)}
-    source = recorded_source(rd.read_meta())
+    source = rd.read_manifest().instruction_source()
     if source is None:
         return None, {}
     try:
@@ -257,20 +256,6 @@ def _instruction_tags(rd: RunDir, override: str | None) -> tuple[str | None, dic
         warn(f"{rd.path}: the instructions' tags were not read from {source} ({exc}); grouping by the records' own "
              "category only (--instructions names another source)")
         return None, {}
-
-
-def recorded_source(meta: dict[str, Any]) -> str | None:
-    """The instruction source run.json records: `<generate|import>.instructions.source`, or
-    `pipeline.instructions` (`justeval run`); the rule the leaderboard follows too."""
-    for section in ("generate", "import"):
-        part = meta.get(section)
-        origin = part.get("instructions") if isinstance(part, dict) else None
-        source = origin.get("source") if isinstance(origin, dict) else None
-        if isinstance(source, str) and source:
-            return source
-    pipeline = meta.get("pipeline")
-    source = pipeline.get("instructions") if isinstance(pipeline, dict) else None
-    return source if isinstance(source, str) and source else None
 
 
 def _item(gen: Generation, tagged: Instruction | None) -> Instruction:

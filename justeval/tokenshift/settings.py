@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from justeval.engine.backend_spec import BackendSpec
 from justeval.engine.config import EngineConfig
+from justeval.instructions.select import Selection
 
 SCORER_KINDS = ("hf", "openai")
 
@@ -76,20 +77,8 @@ class TokenShiftSettings(BaseModel):
     """Where the instructions' tags (task types, topics) are read (`--instructions`); default the
     source recorded in the run's run.json. Without one, the records' own category and dataset."""
 
-    subset: str = "all"
-    """regular | safety | lite | all (`--subset`)."""
-
-    ids: str | None = None
-    """Item ids and ranges, e.g. `0-99,800` (`--ids`)."""
-
-    limit: int | None = Field(None, ge=0)
-    """The first N items after filtering (`--limit`)."""
-
-    sample: int | None = Field(None, ge=0)
-    """N items at random after filtering (`--sample`)."""
-
-    seed: int = 0
-    """Seed of `sample` (`--seed`)."""
+    selection: Selection = Field(default_factory=Selection)
+    """Which of the run's ok outputs (`--subset`, `--ids`, `--limit`, `--sample`, ...); default: all."""
 
     out: Path | None = None
     """Where `token_shift.jsonl` goes (`--out`); default each run's own directory. With several

@@ -65,21 +65,26 @@ def test_several_runs_are_reported_side_by_side(cli: CliRun, models: TinyModels,
 
 
 def test_tasks_come_from_the_instruction_source_the_run_records(cli: CliRun, models: TinyModels,
-                                                                other_run: Path, tmp_path: Path) -> None:
+                                                                tmp_path: Path) -> None:
     source = tmp_path / "instructions.jsonl"
     tagged = [{"id": i, "instruction": text, "dataset": "lima", "category": "regular",
                "task_types": ["creative writing"] if i < 2 else ["reasoning", "math"]}
               for i, text in enumerate(tiny.INSTRUCTIONS)]
     source.write_text("".join(json.dumps(t) + "\n" for t in tagged), encoding="utf-8")
-    (other_run / "run.json").write_text(json.dumps({"generate": {"instructions": {"source": str(source)}}}),
-                                        encoding="utf-8")
-    code, out, err = cli("token-shift", str(other_run), "--base", f"hf:{models.base}", "--json", "--no-progress",
+    outputs = tmp_path / "outputs.jsonl"
+    outputs.write_text("".join(json.dumps({"id": i, "instruction": text, "output": out, "generator": "tiny-other"})
+                               + "\n" for i, (text, out) in enumerate(zip(tiny.INSTRUCTIONS, models.other_outputs,
+                                                                           strict=True))), encoding="utf-8")
+    run = tmp_path / "imported"
+    code, _, err = cli("import", str(outputs), "--out", str(run), "--instructions", str(source))
+    assert code == 0, err  # run.json now records the instruction source
+    code, out, err = cli("token-shift", str(run), "--base", f"hf:{models.base}", "--json", "--no-progress",
                          "--ids", "0-3")
     assert code == 0, err
     [model] = json.loads(out)["models"]
     assert model["selected"] == model["items"] == 4
     assert {k: v["items"] for k, v in model["by_task"].items()} == {"creative writing": 2, "reasoning": 2, "math": 2}
-    records = read_token_shift(other_run / "token_shift.jsonl")
+    records = read_token_shift(run / "token_shift.jsonl")
     assert sorted(records) == [0, 1, 2, 3] and records[2].task_types == ["reasoning", "math"]
     reasoning = [records[2], records[3]]
     expected = sum(r.counts.shifted for r in reasoning) / sum(r.tokens for r in reasoning)

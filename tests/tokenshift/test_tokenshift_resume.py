@@ -21,7 +21,7 @@ def _lines(path: Path) -> list[dict]:
 
 
 def test_a_rerun_analyses_only_the_items_not_yet_done(models: TinyModels, other_run: Path) -> None:
-    [first] = token_shift([other_run], hf_settings(models.base, limit=2))
+    [first] = token_shift([other_run], hf_settings(models.base, selection={"limit": 2}))
     assert (first.to_do, first.ok) == (2, 2)
     before = (other_run / "token_shift.jsonl").read_bytes()
     [second] = token_shift([other_run], hf_settings(models.base))
@@ -65,7 +65,7 @@ def test_a_regenerated_output_is_analysed_again(models: TinyModels, other_run: P
 
 
 def test_other_settings_on_the_same_file_are_refused(models: TinyModels, other_run: Path, tmp_path: Path) -> None:
-    token_shift([other_run], hf_settings(models.base, limit=1))
+    token_shift([other_run], hf_settings(models.base, selection={"limit": 1}))
     with pytest.raises(JustevalError, match=r"other settings.*--out"):
         token_shift([other_run], hf_settings(models.base, top_k=5))
     [elsewhere] = token_shift([other_run], hf_settings(models.base, top_k=5, out=tmp_path / "k5"))
