@@ -86,21 +86,18 @@ class Plan:
         self.template = load_template(settings.template)
         self.aligned_template: PromptTemplate | None = (
             load_template(settings.aligned_template, chat_allowed=True) if settings.aligned is not None else None)
+        self.tokens: Tokens = load_tokens(settings.tokenizer or settings.base.model)
+        self.aligned_tokens = self.tokens
+        aligned = settings.aligned
+        if aligned is not None and (settings.kind == "hf" or settings.aligned_tokenizer or (
+                self.aligned_template is not None and self.aligned_template.is_chat)):
+            # its own tokenizer: for its chat template, and to check it shares the base's vocabulary
+            self.aligned_tokens = load_tokens(settings.aligned_tokenizer or aligned.model)
         self.max_length: int | None = None
-        if settings.kind == "hf":  # the weights are loaded only when something is left to score
-            self.tokens: Tokens = load_tokens(settings.tokenizer or settings.base.model)
-            self.max_length = context_length(settings.base.model)
-            self.aligned_tokens = self.tokens
-            if settings.aligned is not None:
-                self.aligned_tokens = load_tokens(settings.aligned_tokenizer or settings.aligned.model)
-                limits = [n for n in (self.max_length, context_length(settings.aligned.model)) if n]
-                self.max_length = min(limits) if limits else None
-        else:
-            self.tokens = load_tokens(settings.tokenizer or settings.base.model)
-            self.aligned_tokens = self.tokens
-            if settings.aligned is not None and (settings.aligned_tokenizer or (
-                    self.aligned_template is not None and self.aligned_template.is_chat)):
-                self.aligned_tokens = load_tokens(settings.aligned_tokenizer or settings.aligned.model)
+        if settings.kind == "hf":  # read from the configs: the weights load only when something is left to score
+            models = [settings.base.model, *([aligned.model] if aligned is not None else [])]
+            limits = [n for n in (context_length(m) for m in models) if n]
+            self.max_length = min(limits) if limits else None
         if self.aligned_template is not None and self.aligned_template.is_chat:  # identified by its own text
             chat = getattr(self.aligned_tokens.tokenizer, "chat_template", None)
             self.aligned_template = dataclasses.replace(self.aligned_template, text=str(chat or ""))
