@@ -20,6 +20,7 @@ from justeval.cli import (  # noqa: F401  isort: skip
     validity_cmd,
     experiments_cmd,
 )
+from justeval.cli import tokenshift_cmd  # noqa: F401  isort: skip
 
 
 def main() -> None:

@@ -45,6 +45,16 @@ class GenParams(BaseModel):
     stop: list[str] | None = None
     seed: int | None = None
     response_format: dict[str, Any] | None = None
+    # -- scoring a given text (token-shift analysis); completions endpoint only --------------
+    echo: bool | None = None
+    """Return the prompt's own tokens, with their logprobs, before the reply's (OpenAI `echo`)."""
+    logprobs: int | None = None
+    """Log-probability of each token and this many top alternatives (OpenAI `logprobs`)."""
+    prompt_logprobs: int | None = None
+    """vLLM's `prompt_logprobs`: each prompt token's logprob and rank, and this many top alternatives."""
+    prompt_token_ids: list[int] | None = None
+    """Send these token ids as the prompt instead of the text (which stays in `Request.prompt`
+    for estimates and logs), so the server scores exactly the tokens the caller tokenized."""
 
     repetition_penalty: float | None = Field(None, gt=0)
     """Penalty on tokens already present, 1.0 = none (`--repetition-penalty`; URIAL uses 1.1 for
@@ -89,7 +99,8 @@ class GenParams(BaseModel):
 
 
 #: GenParams fields added after 0.1, left out of its dump while unset (see `_without_unset_additions`)
-_ADDED_FIELDS = ("repetition_penalty", "top_k", "no_repeat_ngram_size", "n", "extra")
+_ADDED_FIELDS = ("repetition_penalty", "top_k", "no_repeat_ngram_size", "n", "extra", "echo", "logprobs",
+                 "prompt_logprobs", "prompt_token_ids")
 
 
 class Request(BaseModel):
@@ -104,11 +115,35 @@ class Request(BaseModel):
     params: GenParams = Field(default_factory=GenParams)
 
 
+class TopLogprob(BaseModel):
+    """One candidate token at a position: its text, log-probability, and where the server says
+    them, its id and rank (1 = most likely)."""
+
+    token: str
+    logprob: float
+    token_id: int | None = None
+    rank: int | None = None
+
+
+class TokenLogprob(BaseModel):
+    """One token of a reply (or, with `echo`, of the prompt): its logprob (None where the server
+    has no prediction, e.g. the first prompt token) and the top alternatives it returned."""
+
+    token: str
+    logprob: float | None = None
+    top: list[TopLogprob] = Field(default_factory=list)
+
+
 class Completion(BaseModel):
     text: str
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str | None = None
     model: str | None = None
+    logprobs: list[TokenLogprob] | None = None
+    """Per token, as the server returned them (`logprobs`); with `echo` the prompt's tokens come first."""
+    prompt_logprobs: list[list[TopLogprob] | None] | None = None
+    """vLLM's `prompt_logprobs`: per prompt token, the entries returned (the token itself and the top
+    alternatives, each with id and rank); None at a position without a prediction (the first)."""
 
 
 class BackendError(Exception):

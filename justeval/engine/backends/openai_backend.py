@@ -13,7 +13,7 @@ import os
 from typing import Any, Literal
 
 from justeval.engine.httperrors import is_retryable_status, parse_retry_after
-from justeval.engine.types import Backend, BackendError, Completion, Request
+from justeval.engine.types import Backend, BackendError, Completion, Request, TokenLogprob, TopLogprob
 from justeval.errors import warn
 from justeval.records import Usage
 
@@ -94,6 +94,15 @@ def build_payload(model: str, request: Request, *, completion: bool = False,
         if value is not None:
             body[name] = value
     body.update(params.extra)  # GenParams refuses extra keys that collide with the fields above
+    if use_completions:  # scoring a given text (token-shift): the prompt's own logprobs
+        if params.prompt_token_ids is not None:
+            body["prompt"] = list(params.prompt_token_ids)
+        if params.echo:
+            body["echo"] = True
+        if params.logprobs is not None:
+            body["logprobs"] = params.logprobs
+        if params.prompt_logprobs is not None:
+            body["prompt_logprobs"] = params.prompt_logprobs
     return ("completions" if use_completions else "chat"), body
 
 
@@ -115,7 +124,48 @@ def parse_response(endpoint: Endpoint, data: dict[str, Any]) -> Completion:
     else:
         text = choice.get("text")
     return Completion(text=text or "", usage=_usage(data), finish_reason=choice.get("finish_reason"),
-                      model=data.get("model"))
+                      model=data.get("model"), logprobs=_legacy_logprobs(choice.get("logprobs")),
+                      prompt_logprobs=_prompt_logprobs(choice.get("prompt_logprobs")))
+
+
+def _legacy_logprobs(raw: Any) -> list[TokenLogprob] | None:
+    """The completions endpoint's `logprobs` ({tokens, token_logprobs, top_logprobs}), one entry
+    per token; None when the server sent none. A malformed one is an error, not a guess."""
+    if raw is None:
+        return None
+    try:
+        tokens = raw["tokens"]
+        values = raw.get("token_logprobs") or [None] * len(tokens)
+        tops = raw.get("top_logprobs") or [None] * len(tokens)
+        out = []
+        for token, value, top in zip(tokens, values, tops, strict=True):
+            alternatives = sorted((TopLogprob(token=str(t), logprob=float(lp)) for t, lp in (top or {}).items()),
+                                  key=lambda a: -a.logprob)
+            out.append(TokenLogprob(token=str(token), logprob=None if value is None else float(value),
+                                    top=alternatives))
+        return out
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BackendError(f"malformed `logprobs` in the reply: {type(exc).__name__}: {exc}", retryable=False) from exc
+
+
+def _prompt_logprobs(raw: Any) -> list[list[TopLogprob] | None] | None:
+    """vLLM's `prompt_logprobs`: per prompt token None or {token id: {logprob, rank, decoded_token}}."""
+    if raw is None:
+        return None
+    try:
+        out: list[list[TopLogprob] | None] = []
+        for position in raw:
+            if position is None:
+                out.append(None)
+                continue
+            entries = [TopLogprob(token=str(v.get("decoded_token") or ""), logprob=float(v["logprob"]),
+                                  token_id=int(k), rank=None if v.get("rank") is None else int(v["rank"]))
+                       for k, v in position.items()]
+            out.append(sorted(entries, key=lambda a: -a.logprob))
+        return out
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BackendError(f"malformed `prompt_logprobs` in the reply: {type(exc).__name__}: {exc}",
+                           retryable=False) from exc
 
 
 def map_exception(exc: BaseException) -> BackendError:
