@@ -100,7 +100,7 @@ def leaderboard(
     elif fmt == "html":
         from justeval.board.publish import render_page
 
-        _emit(render_page(board, built.models, built.tags, with_items=False), out)
+        _emit(render_page(board), out)
     elif out is not None:
         from justeval.board.render import to_text
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from justeval.board import Settings, build_leaderboard
-from justeval.board.publish import item_data, items_chunks, publish_site, render_page, script_json
+from justeval.board.page_items import write_item_files
+from justeval.board.publish import items_chunks, iter_page, publish_site, script_json
 from justeval.board.svg import MAX_WIDTH, render_svg
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
@@ -113,12 +114,12 @@ def test_streamed_page_equals_the_page_in_one_piece(tmp_path: Path) -> None:
     judg = [judgment(i, "m", {a: float(1 + i % 5) for a in REGULAR}, rationale="</script>") for i in range(5)]
     built = build_leaderboard([write_run(tmp_path / "r", gens, judg)], settings=Settings(bootstrap=20),
                               keep_judgments=True)
-    data = item_data(built.board, built.models)
+    data, _ = write_item_files(built.board, built.models, tmp_path / "other-site")
     pieces = list(items_chunks(data, size=1))
     assert len(pieces) > 3  # really written a piece at a time
     assert "".join(pieces) == str(script_json(data))
     publish_site(built.board, built.models, tmp_path / "site")
     page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    assert page == render_page(built.board, built.models, svg_file="chart.svg")
+    assert page == "".join(iter_page(built.board, data, svg_file="chart.svg"))
     blob = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', page, re.S)
     assert blob is not None and json.loads(blob.group(1)) == json.loads(json.dumps(data))
