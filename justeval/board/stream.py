@@ -27,7 +27,7 @@ from justeval.jsonl import validate_record
 
 M = TypeVar("M", bound=BaseModel)
 
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20
 
 _ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {}
 

@@ -81,6 +81,7 @@
   var dataNode = document.getElementById("items-data");
   var browser = null;
   if (dataNode) browser = itemBrowser(JSON.parse(dataNode.textContent));
+  window.justevalBrowser = browser;  /* for benchmarks/page_load.py: filter, search, busy */
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
