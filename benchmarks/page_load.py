@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
@@ -34,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.leaderboard.devtools import chromium_page
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -58,49 +60,6 @@ def publish(run_dirs: list[Path], site: Path, scratch: Path) -> tuple[float, flo
     if proc.returncode != 0:
         sys.exit(f"publish failed: {proc.stderr[-2000:]}")
     return wall, int(report.read_text().split()[-1]) / 1024
-
-
-class DevTools:
-    """The few DevTools protocol calls this benchmark needs, over one page's websocket."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.next_id = 0
-        self.replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            data = json.loads(msg.data)
-            if "id" in data and data["id"] in self.replies:
-                self.replies.pop(data["id"]).set_result(data)
-            else:
-                self.events.put_nowait(data)
-
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self.next_id += 1
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.replies[self.next_id] = fut
-        await self.ws.send_str(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        reply = await asyncio.wait_for(fut, 120)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        result: dict[str, Any] = reply.get("result", {})
-        return result
-
-    async def event(self, name: str, timeout: float = 120) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            data = await asyncio.wait_for(self.events.get(), max(0.01, deadline - time.monotonic()))
-            if data.get("method") == name:
-                return data
-
-    async def js(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"page error: {result['exceptionDetails']}")
-        return result["result"].get("value")
 
 
 SETTLE = """new Promise(function (done) {
@@ -137,49 +96,18 @@ MEASURE = """(async function () {
 
 
 async def open_page(browser: str, url: str, profile: Path) -> dict[str, Any]:
-    import aiohttp
-
-    proc = await asyncio.create_subprocess_exec(
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,900",
-        f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        assert proc.stderr is not None
-        ws_url = None
-        while ws_url is None:
-            line = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()
-            if not line:
-                raise RuntimeError("Chromium exited before it listened")
-            if "DevTools listening on" in line:
-                ws_url = line.split("DevTools listening on", 1)[1].strip()
-        port = ws_url.split(":")[2].split("/")[0]
-        async with aiohttp.ClientSession() as http:
-            targets = await (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
-            page = next(t for t in targets if t.get("type") == "page")
-            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                tools = DevTools(ws)
-                await tools.call("Page.enable")
-                await tools.call("Runtime.enable")
-                start = time.perf_counter()
-                await tools.call("Page.navigate", url=url)
-                await tools.event("Page.loadEventFired")
-                load_wall = time.perf_counter() - start
-                ready = await tools.js(SETTLE)
-                timing = await tools.js("""(function () {
-                  var nav = performance.getEntriesByType("navigation")[0];
-                  var fcp = performance.getEntriesByName("first-contentful-paint")[0];
-                  var board = document.getElementById("board");
-                  return {fcp: fcp ? fcp.startTime : null, dcl: nav.domContentLoadedEventEnd,
-                          load: nav.loadEventEnd, rows: board ? board.tBodies[0].rows.length : 0};
-                })()""")
-                measured = await tools.js(MEASURE)
-                tools.reader.cancel()
-        return {"load_wall_s": load_wall, "ready_ms": ready, **timing, **measured}
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+    async with chromium_page(browser, profile) as tools:
+        load_wall = await tools.open(url)
+        ready = await tools.js(SETTLE)
+        timing = await tools.js("""(function () {
+          var nav = performance.getEntriesByType("navigation")[0];
+          var fcp = performance.getEntriesByName("first-contentful-paint")[0];
+          var board = document.getElementById("board");
+          return {fcp: fcp ? fcp.startTime : null, dcl: nav.domContentLoadedEventEnd,
+                  load: nav.loadEventEnd, rows: board ? board.tBodies[0].rows.length : 0};
+        })()""")
+        measured = await tools.js(MEASURE)
+    return {"load_wall_s": load_wall, "ready_ms": ready, **timing, **measured}
 
 
 def screenshot_wall(browser: str, url: str, profile: Path) -> float:

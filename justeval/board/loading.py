@@ -59,12 +59,26 @@ class GenerationStats:
     ref: Ref | None
 
 
+def word_count(text: str, step: int = 1 << 16) -> int:
+    """`len(text.split())` without building the list of every word of a long output at once."""
+    if len(text) <= step:
+        return len(text.split())
+    count, joined = 0, False
+    for start in range(0, len(text), step):
+        piece = text[start:start + step]
+        count += len(piece.split())
+        if joined and not piece[0].isspace():
+            count -= 1  # a word cut by the slice boundary was counted twice
+        joined = not piece[-1].isspace()
+    return count
+
+
 def generation_stats(g: Generation, ref: Ref | None) -> GenerationStats:
     from justeval.board.diagnostics import is_refusal
 
     out = g.output
     return GenerationStats(id=g.id, generator=g.generator, category=g.category, dataset=g.dataset, status=g.status,
-                           has_output=out is not None, words=len(out.split()) if out is not None else 0,
+                           has_output=out is not None, words=word_count(out) if out is not None else 0,
                            chars=len(out) if out is not None else 0, refused=is_refusal(out), ref=ref)
 
 

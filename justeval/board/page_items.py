@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 from markupsafe import Markup
@@ -148,56 +149,79 @@ class _Reader:
         return found
 
 
+class _SideFile:
+    """One side file, written a row at a time (a row is encoded and written when it comes, so
+    a file of whole texts is never held in memory), renamed into place when complete."""
+
+    def __init__(self, path: Path, call: str, head: dict[str, Any]) -> None:
+        self.path = path
+        self._stack = ExitStack()
+        self._fh = self._stack.enter_context(atomic_output(path))
+        self._fh.write(f"{call}(" + str(script_json(head))[:-1] + ',"rows":[')
+        self.rows = 0
+        self.size = 0
+
+    def add(self, row: list[Any]) -> None:
+        text = str(script_json(row))
+        self._fh.write(("," if self.rows else "") + text)
+        self.rows += 1
+        self.size += len(text)
+
+    def close(self) -> None:
+        self._fh.write("]});\n")
+        self._stack.close()
+        self.path.chmod(0o644)
+
+    def abort(self) -> None:
+        """Leave nothing half written (atomic_output removes its temporary file)."""
+        self._stack.__exit__(InputError, InputError(self.path, "aborted"), None)
+
+
 class _Writer:
     """Side files of one model: preview chunks in item order, whole texts packed by size."""
 
     def __init__(self, folder: Path, model: int, written: list[Path]) -> None:
         self.folder, self.model, self.written = folder, model, written
         self.chunk: int | None = None
-        self.rows: list[Any] = []
-        self.full_rows: list[Any] = []
-        self.full_bytes = 0
+        self.preview_file: _SideFile | None = None
+        self.full_file: _SideFile | None = None
         self.full_number = 0
 
-    def _write(self, name: str, call: str, payload: dict[str, Any]) -> None:
-        path = self.folder / name
-        with atomic_output(path) as fh:
-            _write_call(fh, call, payload, script_json)
-        path.chmod(0o644)
-        self.written.append(path)
-
     def preview(self, chunk: int, row: list[Any]) -> None:
-        if self.chunk is not None and chunk != self.chunk:
-            self.flush_chunk()
+        if self.preview_file is not None and chunk != self.chunk:
+            self._finish("preview_file")
+        if self.preview_file is None:
+            self.preview_file = _SideFile(self.folder / chunk_name(self.model, chunk), "justevalItems",
+                                          {"model": self.model, "chunk": chunk})
         self.chunk = chunk
-        self.rows.append(row)
-
-    def flush_chunk(self) -> None:
-        if self.chunk is not None and self.rows:
-            self._write(chunk_name(self.model, self.chunk), "justevalItems",
-                        {"model": self.model, "chunk": self.chunk, "rows": self.rows})
-        self.rows = []
+        self.preview_file.add(row)
 
     def full(self, row: list[Any], size: int) -> int:
-        """Queue a whole text; returns the number of the file it will be in."""
-        if self.full_rows and self.full_bytes + size > FULL_BYTES:
-            self.flush_full()
-        self.full_rows.append(row)
-        self.full_bytes += size
+        """Write a whole text; returns the number of the file it is in."""
+        if self.full_file is not None and self.full_file.size + size > FULL_BYTES:
+            self._finish("full_file")
+            self.full_number += 1
+        if self.full_file is None:
+            self.full_file = _SideFile(self.folder / full_name(self.model, self.full_number), "justevalFull",
+                                       {"model": self.model, "file": self.full_number})
+        self.full_file.add(row)
         return self.full_number
 
-    def flush_full(self) -> None:
-        if self.full_rows:
-            self._write(full_name(self.model, self.full_number), "justevalFull",
-                        {"model": self.model, "file": self.full_number, "rows": self.full_rows})
-            self.full_number += 1
-        self.full_rows, self.full_bytes = [], 0
+    def _finish(self, which: str) -> None:
+        side: _SideFile | None = getattr(self, which)
+        if side is not None:
+            side.close()
+            self.written.append(side.path)
+            setattr(self, which, None)
 
+    def close(self) -> None:
+        self._finish("preview_file")
+        self._finish("full_file")
 
-def _write_call(fh: IO[str], call: str, payload: dict[str, Any], encode: Any) -> None:
-    fh.write(f"{call}(")
-    fh.write(str(encode(payload)))
-    fh.write(");\n")
+    def abort(self) -> None:
+        for side in (self.preview_file, self.full_file):
+            if side is not None:
+                side.abort()
 
 
 def item_index(board: Leaderboard, models: Sequence[ModelItems],
@@ -232,34 +256,43 @@ def write_item_files(board: Leaderboard, models: Sequence[ModelItems], out: str 
     per_chunk = chunk_items(order)
     cells: list[list[list[Any] | None]] = []
     for k_model, mi in enumerate(order):
-        reader = _Reader(mi.files)
         writer = _Writer(folder, k_model, written)
-        row_cells: list[list[Any] | None] = [None] * len(items)
-        for k in sorted(range(len(mi.ids)), key=lambda k: position[mi.ids[k]]):
-            item_id = mi.ids[k]
-            i = position[item_id]
-            output, instruction = reader.generation(mi.gen_refs[k] if mi.gen_refs else None, item_id)
-            rationales = reader.rationales(mi.judgment_refs[k] if mi.judgment_refs else [], item_id)
-            if not items[i]["instruction"] and instruction:
-                items[i]["instruction"] = instruction[:PREVIEW_CHARS]
-                items[i]["instruction_chars"] = len(instruction)
-            cut = (output is not None and len(output) > PREVIEW_CHARS) or any(
-                len(r) > PREVIEW_CHARS for r in rationales.values())
-            full_file = -1
-            if cut:
-                size = len(output or "") + sum(len(r) for r in rationales.values())
-                full_file = writer.full([i, output, rationales], size)
-            writer.preview(i // per_chunk, [i, _cut(output), {a: r[:PREVIEW_CHARS] for a, r in rationales.items()}])
-            chars = len(output) if output is not None else -1
-            row_cells[i] = [_status(mi, k), chars, full_file, *_scores(mi, k, board.aspects)]
-        writer.flush_chunk()
-        writer.flush_full()
-        cells.append(row_cells)
+        try:
+            cells.append(_write_model(mi, board, items, position, per_chunk, writer))
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
     remove_stale(folder, written)
     data = {"models": [mi.model for mi in order], "aspects": board.aspects, "statuses": STATUSES,
             "preview_chars": PREVIEW_CHARS, "chunk_items": per_chunk, "dir": ITEMS_DIR, "items": items,
             "cells": cells}
     return data, written
+
+
+def _write_model(mi: ModelItems, board: Leaderboard, items: list[dict[str, Any]], position: dict[ItemId, int],
+                 per_chunk: int, writer: _Writer) -> list[list[Any] | None]:
+    """One model's side files; returns its cells (one per page item, None where it has none)."""
+    reader = _Reader(mi.files)
+    row_cells: list[list[Any] | None] = [None] * len(items)
+    for k in sorted(range(len(mi.ids)), key=lambda k: position[mi.ids[k]]):
+        item_id = mi.ids[k]
+        i = position[item_id]
+        output, instruction = reader.generation(mi.gen_refs[k] if mi.gen_refs else None, item_id)
+        rationales = reader.rationales(mi.judgment_refs[k] if mi.judgment_refs else [], item_id)
+        if not items[i]["instruction"] and instruction:
+            items[i]["instruction"] = instruction[:PREVIEW_CHARS]
+            items[i]["instruction_chars"] = len(instruction)
+        cut = (output is not None and len(output) > PREVIEW_CHARS) or any(
+            len(r) > PREVIEW_CHARS for r in rationales.values())
+        full_file = -1
+        if cut:
+            size = len(output or "") + sum(len(r) for r in rationales.values())
+            full_file = writer.full([i, output, rationales], size)
+        writer.preview(i // per_chunk, [i, _cut(output), {a: r[:PREVIEW_CHARS] for a, r in rationales.items()}])
+        chars = len(output) if output is not None else -1
+        row_cells[i] = [_status(mi, k), chars, full_file, *_scores(mi, k, board.aspects)]
+    return row_cells
 
 
 def remove_stale(folder: Path, keep: Sequence[Path]) -> None:

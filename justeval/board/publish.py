@@ -132,7 +132,8 @@ def iter_page(board: Leaderboard, items: Mapping[str, Any] | None = None, *, svg
     context = {
         "title": title, "version": __version__, "settings": board.settings, "models": [r.model for r in board.rows],
         "judges": judges, "templates": templates, "aspects": board.aspects, "count_columns": COUNT_COLUMNS,
-        "rows": _rows(board), "notes": footnotes(board), "svg": Markup(render_svg(board)), "svg_file": svg_file,
+        "rows": _rows(board), "notes": footnotes(board), "svg": Markup(render_svg(board)),
+        "svg_narrow": Markup(render_svg(board, narrow=True)), "svg_file": svg_file,
         "diag_header": header, "diag_rows": diag_rows, "breakdowns": _breakdowns(board),
         "has_items": has_items, "preview_chars": PREVIEW_CHARS,
         "items_chunks": items_chunks(items) if items and has_items else iter(()),

@@ -2,11 +2,11 @@
 
 `justeval.jsonl.read_records` reads a whole file into memory and validates it in one pass:
 right for the stages, but a board of 1,000 outputs of 200 KB then holds the file, its joined
-copy and every parsed record at once (about 700 MB). Here the file is read in blocks of a few
-MB; each block is validated in one pydantic-core pass (as fast as the whole-file pass) and
-handed on, so the caller can reduce every record to the few numbers it keeps before the next
-block is read. Each record comes with the byte offset of its line, so a later pass (the page's
-output files) can read back just that line.
+copy and every parsed record at once (about 700 MB). Here the file is read a line at a time
+and validated in blocks of about BLOCK_BYTES of lines, each in one pydantic-core pass (as fast
+as the whole-file pass), and handed on, so the caller can reduce every record to the few
+numbers it keeps before the next block is read. Each record comes with the byte offset of
+its line, so a later pass (the page's output files) can read back just that line.
 
 The rules are those of `read_records`: blank lines are skipped, a final line without its
 newline that does not parse is the torn tail of a crashed write and is skipped, and any other
@@ -27,42 +27,26 @@ from justeval.jsonl import validate_record
 
 M = TypeVar("M", bound=BaseModel)
 
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 512 << 10
 
 _ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {}
 
 
-def _lines(path: Path, block_bytes: int) -> Iterator[tuple[int, int, bytes, bool]]:
-    """(line number, byte offset, bytes, terminated) of each non-blank line."""
+def _lines(path: Path) -> Iterator[tuple[int, int, bytes, bool]]:
+    """(line number, byte offset, bytes with their newline, terminated) of each non-blank line."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below, also when the caller stops early
     except OSError as exc:
         raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
     with fh:
-        rest = b""
-        start = 0  # offset of `rest` in the file
-        number = 0
-        while True:
-            try:
-                block = fh.read(block_bytes)
-            except OSError as exc:
-                raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
-            if not block:
-                break
-            data = rest + block
-            pos = 0
-            while True:
-                end = data.find(b"\n", pos)
-                if end < 0:
-                    break
-                number += 1
-                line = data[pos:end]
-                if line.strip():
-                    yield number, start + pos, line, True
-                pos = end + 1
-            rest, start = data[pos:], start + pos
-        if rest.strip():
-            yield number + 1, start, rest, False
+        offset = 0
+        try:
+            for number, line in enumerate(fh, start=1):
+                if not line.isspace():
+                    yield number, offset, line, line.endswith(b"\n")
+                offset += len(line)
+        except OSError as exc:
+            raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
 
 
 def _bad_line(path: Path, model: type[M], number: int, line: bytes) -> M:
@@ -110,7 +94,7 @@ def iter_records(path: str | Path, model: type[M], *, block_bytes: int = BLOCK_B
     path = Path(path)
     batch: list[tuple[int, int, bytes, bool]] = []
     filled = 0
-    for entry in _lines(path, block_bytes):
+    for entry in _lines(path):
         batch.append(entry)
         filled += len(entry[2])
         if filled >= block_bytes:
@@ -120,10 +104,10 @@ def iter_records(path: str | Path, model: type[M], *, block_bytes: int = BLOCK_B
         yield from _validate(path, model, batch)
 
 
-def iter_objects(path: str | Path, *, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, int, dict[str, Any]]]:
+def iter_objects(path: str | Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(line number, byte offset, object) of every line of a JSONL file of plain objects."""
     path = Path(path)
-    for number, offset, line, terminated in _lines(path, block_bytes):
+    for number, offset, line, terminated in _lines(path):
         try:
             obj = json.loads(line)
         except (ValueError, UnicodeDecodeError) as exc:

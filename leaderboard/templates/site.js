@@ -273,22 +273,33 @@
   }
 
   /* ---- layout figures for the test hook: does anything stick out of the page or its box? ---- */
+  function visible(node) { return node.getClientRects().length > 0; }
+
   function layout() {
     var doc = document.documentElement;
-    var boxes = Array.prototype.map.call(document.querySelectorAll(".scroll"), function (box) {
+    var boxes = Array.prototype.filter.call(document.querySelectorAll(".scroll"), visible).map(function (box) {
       var inner = box.firstElementChild;
       return { id: box.parentNode.id, scrollWidth: box.scrollWidth, clientWidth: box.clientWidth,
                contentWidth: inner ? Math.ceil(inner.getBoundingClientRect().width) : 0 };
     });
-    var labels = [], outside = 0;
-    Array.prototype.forEach.call(document.querySelectorAll("#chart svg g.panel"), function (panel) {
-      var plot = panel.querySelector("rect.plot").getBoundingClientRect();
-      Array.prototype.forEach.call(panel.querySelectorAll("text.tick"), function (t) {
-        var r = t.getBoundingClientRect();
-        if (r.left < plot.left - 0.5 || r.right > plot.right + 0.5) outside++;
-        labels.push(r);
+    var svg = Array.prototype.filter.call(document.querySelectorAll("#chart svg"), visible)[0] || null;
+    var labels = [], outside = 0, cutLabels = 0;
+    if (svg) {
+      var frame = svg.getBoundingClientRect();
+      Array.prototype.forEach.call(svg.querySelectorAll("g.panel"), function (panel) {
+        var plot = panel.querySelector("rect.plot").getBoundingClientRect();
+        Array.prototype.forEach.call(panel.querySelectorAll("text.tick"), function (t) {
+          var r = t.getBoundingClientRect();
+          if (r.left < plot.left - 0.5 || r.right > plot.right + 0.5) outside++;
+          labels.push(r);
+        });
       });
-    });
+      var firstPlot = svg.querySelector("rect.plot").getBoundingClientRect();
+      Array.prototype.forEach.call(svg.querySelectorAll("text.label"), function (t) {  /* model names */
+        var r = t.getBoundingClientRect();
+        if (r.left < frame.left - 0.5 || r.right > firstPlot.left + 0.5) cutLabels++;
+      });
+    }
     var overlaps = 0, closest = null;
     for (var i = 0; i < labels.length; i++) for (var j = i + 1; j < labels.length; j++) {
       var a = labels[i], b = labels[j];
@@ -297,10 +308,23 @@
       if (gap < 0) overlaps++;
       if (closest === null || gap < closest) closest = gap;
     }
-    var svg = document.querySelector("#chart svg");
+    /* the item browser: cards inside the list, texts inside their boxes */
+    var list = document.getElementById("item-list"), cardsOut = 0, textsOut = 0;
+    if (list) {
+      var edge = list.getBoundingClientRect().right + 0.5;
+      Array.prototype.forEach.call(list.querySelectorAll("article.item, section.output"), function (n) {
+        if (n.getBoundingClientRect().right > edge) cardsOut++;
+      });
+      Array.prototype.forEach.call(list.querySelectorAll(".instruction, .item-head, section.output h4, " +
+                                                          "section.output pre, section.output .scores, dd"), function (n) {
+        if (n.scrollWidth > n.clientWidth + 1 || n.getBoundingClientRect().right > edge) textsOut++;
+      });
+    }
     return { pageScrollWidth: doc.scrollWidth, pageClientWidth: doc.clientWidth, boxes: boxes,
              svgWidth: svg ? Math.ceil(svg.getBoundingClientRect().width) : 0, tickLabels: labels.length,
-             tickOverlaps: overlaps, tickClosest: closest, ticksOutsidePanel: outside };
+             tickOverlaps: overlaps, tickClosest: closest, ticksOutsidePanel: outside,
+             modelLabels: svg ? svg.querySelectorAll("text.label").length : 0, modelLabelsCut: cutLabels,
+             cardsOutside: cardsOut, textsOverflowing: textsOut };
   }
 
   /* ---- test hook: ?test=STEP;STEP... with steps sort:N (click header N of the leaderboard;
