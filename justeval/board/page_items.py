@@ -252,6 +252,9 @@ def write_item_files(board: Leaderboard, models: Sequence[ModelItems], out: str 
     folder = Path(out) / ITEMS_DIR
     written: list[Path] = []
     order, items = item_index(board, models, tags)
+    if any(mi.ids and not mi.gen_refs for mi in order):
+        raise ValueError("the page needs to know where each output is: build the board with "
+                         "build_leaderboard(..., keep_judgments=True)")
     position = {it["id"]: i for i, it in enumerate(items)}
     per_chunk = chunk_items(order)
     cells: list[list[list[Any] | None]] = []

@@ -50,13 +50,14 @@ class _Column:
     header: str
     cells: list[str]
     numeric: bool = True
+    compact: bool = False  # wrap the header at its spaces to save room
 
     def width(self) -> int:
-        """Its widest cell, or the longest word of its header (at most 12) if wider: headers
-        wrap at their spaces, numbers never."""
+        """Its widest cell, or its header (at most 12; when compact, the header's longest
+        word) if wider: headers may wrap, numbers never."""
         widest = max((len(line) for c in self.cells for line in c.split("\n")), default=1)
-        word = max((len(w) for w in self.header.split()), default=1)
-        return max(widest, min(word, 12), 1)
+        head = max((len(w) for w in self.header.split()), default=1) if self.compact else len(self.header)
+        return max(widest, min(head, 12), 1)
 
     def header_text(self, width: int) -> str:
         return "\n".join(textwrap.wrap(self.header, width, break_on_hyphens=False)) or self.header
@@ -91,6 +92,11 @@ def _name_column(columns: Sequence[_Column]) -> _Column | None:
 def _split(title: str, columns: list[_Column], width: int, *, name_cols: int = 1) -> list[Table]:
     """The table, cut into several (each repeating the name columns) if it is wider than `width`."""
     head, rest = columns[:name_cols], columns[name_cols:]
+    name = _name_column(columns)
+    longest = max((len(line) for c in (name.cells if name else []) for line in c.split("\n")), default=0)
+    if _name_room(columns, width) < min(longest, 24):  # short of room: wrap the headers first
+        for col in columns:
+            col.compact = True
     base = sum(c.width() for c in head[:-1]) + NAME_MIN + GAP * (len(head) - 1)
     parts: list[list[_Column]] = [[]]
     used = base
