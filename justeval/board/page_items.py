@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from markupsafe import Markup
@@ -112,10 +112,22 @@ class _Reader:
 
     def __init__(self, files: Sequence[RecordFile]) -> None:
         self.files = files
+        self._open: dict[int, IO[bytes]] = {}
+
+    def close(self) -> None:
+        for fh in self._open.values():
+            fh.close()
+        self._open.clear()
 
     def _line(self, ref: Ref, item_id: ItemId) -> tuple[RecordFile, dict[str, Any]]:
         f = self.files[ref[0]]
-        obj = read_line(f.path, ref[1])
+        fh = self._open.get(ref[0])
+        if fh is None:
+            try:
+                fh = self._open[ref[0]] = open(f.path, "rb")  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                raise InputError(f.path, f"cannot read file: {exc.strerror or exc}") from exc
+        obj = read_line(f.path, ref[1], fh)
         try:
             same = normalize_id(obj.get("id")) == item_id
         except Exception:
@@ -277,6 +289,14 @@ def _write_model(mi: ModelItems, board: Leaderboard, items: list[dict[str, Any]]
                  per_chunk: int, writer: _Writer) -> list[list[Any] | None]:
     """One model's side files; returns its cells (one per page item, None where it has none)."""
     reader = _Reader(mi.files)
+    try:
+        return _write_cells(mi, board, items, position, per_chunk, writer, reader)
+    finally:
+        reader.close()
+
+
+def _write_cells(mi: ModelItems, board: Leaderboard, items: list[dict[str, Any]], position: dict[ItemId, int],
+                 per_chunk: int, writer: _Writer, reader: _Reader) -> list[list[Any] | None]:
     row_cells: list[list[Any] | None] = [None] * len(items)
     for k in sorted(range(len(mi.ids)), key=lambda k: position[mi.ids[k]]):
         item_id = mi.ids[k]

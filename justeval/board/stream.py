@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -120,9 +120,14 @@ def iter_objects(path: str | Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
         yield number, offset, obj
 
 
-def read_line(path: str | Path, offset: int) -> dict[str, Any]:
-    """The JSON object on the line that starts at `offset` (as `iter_records` reported it)."""
-    with open(path, "rb") as fh:
+def read_line(path: str | Path, offset: int, fh: IO[bytes] | None = None) -> dict[str, Any]:
+    """The JSON object on the line that starts at `offset` (as `iter_records` reported it);
+    `fh`: the file already open, for many reads."""
+    if fh is None:
+        with open(path, "rb") as own:
+            own.seek(offset)
+            line = own.readline()
+    else:
         fh.seek(offset)
         line = fh.readline()
     try:
