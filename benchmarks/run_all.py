@@ -26,6 +26,8 @@ FULL = [
     ["startup.py"],
     ["memory.py"],
     ["page_load.py"],
+    ["judge_eval.py"],
+    ["token_shift.py"],
 ]
 QUICK = [
     ["throughput.py", "-n", "200", "-l", "0.05", "--overhead-requests", "300"],
@@ -35,6 +37,8 @@ QUICK = [
     ["startup.py", "--repeat", "3", "--items", "200"],
     ["memory.py", "--items", "100", "--bootstrap", "200"],
     ["page_load.py", "--models", "5", "--items", "200", "--repeat", "1"],
+    ["judge_eval.py", "--pairs", "200", "--latency", "0.05"],
+    ["token_shift.py", "--outputs", "4", "--tokens", "64"],
 ]
 
 

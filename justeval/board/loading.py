@@ -158,9 +158,8 @@ def load_run_dir(path: str | Path) -> list[ModelRun]:
     if not gens and not judgments:
         raise EmptyRunDir(rd.path, "no generations.jsonl and no judgments in this run directory")
     names = list(dict.fromkeys([g.generator for g in gens] + [j.generator for j in judgments]))
-    meta = rd.read_meta()
     return [ModelRun(name=n, source=str(rd.path), generations=[g for g in gens if g.generator == n],
-                     judgments=[j for j in judgments if j.generator == n], meta=meta, files=files,
+                     judgments=[j for j in judgments if j.generator == n], files=files,
                      judgment_refs=[r for j, r in zip(judgments, refs, strict=True) if j.generator == n])
             for n in names]
 

@@ -17,7 +17,10 @@ from justeval.cli import (  # noqa: F401  isort: skip
     leaderboard_cmd,
     review_cmd,
     run_cmd,
+    validity_cmd,
+    experiments_cmd,
 )
+from justeval.cli import tokenshift_cmd  # noqa: F401  isort: skip
 
 
 def main() -> None:

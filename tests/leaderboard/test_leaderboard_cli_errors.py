@@ -5,6 +5,8 @@ usage errors (one line, exit 2) before anything is read."""
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,20 +16,41 @@ from tests.conftest import CliRun
 from .runs import uniform_run
 
 
-def _failed_run(path: Path) -> Path:
-    """What a `justeval run` that failed before its first output leaves: run.json only."""
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens there once the socket is closed
+
+
+@pytest.fixture
+def failed_run(cli: CliRun, tmp_path: Path) -> Path:
+    """What `justeval run` leaves when its model server is down: run.json and error records."""
+    inst = tmp_path / "instructions.jsonl"
+    inst.write_text("".join(json.dumps({"id": i, "instruction": f"q{i}", "category": "regular"}) + "\n"
+                            for i in range(2)), encoding="utf-8")
+    out = tmp_path / "runs" / "failed"
+    code, _, _ = cli("run", "--model", "openai:m", "--judge", "openai:j", "--base-url",
+                     f"http://127.0.0.1:{_closed_port()}/v1", "--instructions", str(inst), "--out", str(out),
+                     "--no-progress", "--max-retries", "0")
+    assert code != 0 and (out / "run.json").exists()
+    return out
+
+
+def _only_run_json(failed: Path, path: Path) -> Path:
+    """A run that died before its first record: the failed run's run.json alone."""
     path.mkdir(parents=True)
-    (path / "run.json").write_text(json.dumps({"format_version": 1, "pipeline": {"model": "openai:x"}}),
-                                   encoding="utf-8")
+    shutil.copy(failed / "run.json", path / "run.json")
     return path
 
 
 @pytest.mark.parametrize("empty", ["run_json_only", "empty_folder", "empty_files"])
-def test_a_run_directory_without_records_is_skipped_with_a_note(cli: CliRun, tmp_path: Path, empty: str) -> None:
+def test_a_run_directory_without_records_is_skipped_with_a_note(cli: CliRun, tmp_path: Path, empty: str,
+                                                               failed_run: Path) -> None:
     good = uniform_run(tmp_path / "runs" / "a", "alpha", [4.0, 5.0], safety=[5.0])
     bad = tmp_path / "runs" / "b"
     if empty == "run_json_only":
-        _failed_run(bad)
+        _only_run_json(failed_run, bad)
     else:
         bad.mkdir(parents=True)
         if empty == "empty_files":
@@ -43,8 +66,17 @@ def test_a_run_directory_without_records_is_skipped_with_a_note(cli: CliRun, tmp
     assert (tmp_path / "site" / "index.html").exists() and f"note: skipped {bad}" in err
 
 
-def test_only_empty_run_directories_is_an_error_naming_them(cli: CliRun, tmp_path: Path) -> None:
-    a, b = _failed_run(tmp_path / "a"), _failed_run(tmp_path / "b")
+def test_a_failed_run_shows_as_a_model_whose_generations_failed(cli: CliRun, tmp_path: Path,
+                                                                failed_run: Path) -> None:
+    good = uniform_run(tmp_path / "runs" / "a", "alpha", [4.0, 5.0])
+    code, out, err = cli("leaderboard", str(good), str(failed_run), "--format", "json", "--bootstrap", "10")
+    assert code == 0, err
+    models = {m["model"]: m for m in json.loads(out)["models"]}
+    assert models["openai:m"]["counts"]["generation_errors"] == 2 and models["openai:m"]["average"]["mean"] is None
+
+
+def test_only_empty_run_directories_is_an_error_naming_them(cli: CliRun, tmp_path: Path, failed_run: Path) -> None:
+    a, b = _only_run_json(failed_run, tmp_path / "a"), _only_run_json(failed_run, tmp_path / "b")
     code, out, err = cli("leaderboard", str(a), str(b))
     assert code == 1 and out == ""
     last = err.strip().splitlines()[-1]
