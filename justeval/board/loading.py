@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from justeval.board.stream import iter_objects, iter_records
 from justeval.errors import InputError, JustevalError
 from justeval.records import ASPECTS, CATEGORIES, Generation, ItemId, Judgment
 from justeval.rundir import RunDir, safe_name
+from justeval.streaming import iter_objects, iter_records
 
 # State of one (item, aspect) cell.
 NOT_APPLICABLE, SCORED, NA, PARSE_ERROR, JUDGE_ERROR, NOT_JUDGED, GEN_ERROR = range(7)

@@ -43,11 +43,11 @@ from justeval.board.loading import (
     RecordFile,
     Ref,
 )
-from justeval.board.stream import read_line
 from justeval.board.tables import Leaderboard
 from justeval.errors import InputError
 from justeval.jsonl import atomic_output
 from justeval.records import Instruction, ItemId, id_order, normalize_id
+from justeval.streaming import read_line
 
 PREVIEW_CHARS = 4096
 CHUNK_BYTES = 128 << 10     # aim of one preview file

@@ -14,10 +14,10 @@ import pytest
 from justeval.board import Settings, build_leaderboard
 from justeval.board.page_items import CHUNK_BYTES, PREVIEW_CHARS, chunk_name, write_item_files
 from justeval.board.publish import publish_site
-from justeval.board.stream import iter_records, read_line
 from justeval.errors import InputError
 from justeval.jsonl import read_records
 from justeval.records import Generation, Judgment
+from justeval.streaming import iter_records, read_line
 
 from .runs import REGULAR, generation, judgment, write_run
 
