@@ -120,9 +120,9 @@ class _Requests:
             del item
 
     def __iter__(self) -> Iterator[Request]:
-        from justeval.streaming import read_line
-
         from contextlib import nullcontext
+
+        from justeval.streaming import read_line
 
         on_disk = any(loc.offset is not None for loc in self.todo)
         with open(self.rd.generations, "rb") if on_disk else nullcontext() as fh:
