@@ -73,10 +73,11 @@ class EngineConfig(BaseModel):
     (an HTTP request that costs nothing, e.g. `GET /models`) within this many seconds, so a dead
     host fails in seconds, not after every item's retries. None: no probes."""
 
-    stall_probe_s: float | None = Field(30.0, gt=0)
+    stall_probe_s: float | None = Field(15.0, gt=0)
     """A server with calls in flight that has not answered anything for this many seconds is
-    probed; if the probe gets no answer the server is out and its calls end at once (a host
-    that hangs mid-run costs this, not the full `timeout_s`). None: never."""
+    probed (a probe costs nothing, so a slow but live server loses nothing); if the probe gets
+    no answer either, the server is out and its calls end at once: a host that hangs mid-run
+    costs this plus `probe_timeout_s`, not the full `timeout_s` of every call. None: never."""
 
     batch: bool = False
     """Send through the provider's batch interface (`--batch`: OpenAI Batch API and compatible

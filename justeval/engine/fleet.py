@@ -153,7 +153,8 @@ class Fleet:
         if ep.out or threshold <= 0:
             return
         if ep.trial:
-            self._take_out(ep, f"{ep.last_reason} again after coming back", written_off=True)
+            self._take_out(ep, f"{ep.out_reason}, and again {self.config.breaker_cooldown_s:g} s later",
+                           written_off=True)
         elif ep.failures >= threshold:
             self._take_out(ep, f"{ep.last_reason} ({ep.failures} calls in a row)")
 
@@ -277,7 +278,8 @@ class Fleet:
     async def _check_stalled(self, ep: Endpoint, stall: float) -> None:
         result = await self._probe(ep)
         if result is None and not ep.out and not self.stopped:
-            self._take_out(ep, f"no answer for {stall:g} s, nor to a probe ({ep.last_reason})")
+            # the probe already failed: with no other server, stop now rather than probe again later
+            self._take_out(ep, f"no answer for {stall:g} s, nor to a probe ({ep.last_reason})", written_off=True)
         else:
             ep.quiet_since = time.monotonic()
 
