@@ -70,6 +70,7 @@ class BatchRunner:
         self.run = run
         self.config = run.config
         self.backend = run.backend
+        self.server = run.fleet.endpoints[0].server
         api = self.backend.batch_api()
         if api is None:
             raise UsageError(f"{self.backend.spec} has no batch interface: batch mode needs an openai: backend "
@@ -133,7 +134,7 @@ class BatchRunner:
                 try:
                     found = await self._control(lambda e=entry: self.api.find(e.file_id))  # type: ignore[misc]
                 except BackendError as exc:
-                    self.run.fleet.stop_with(f"cannot list the batches at {self.backend.server}: {exc}")
+                    self.run.fleet.stop_with(f"cannot list the batches at {self.server}: {exc}")
                     return
                 if found is None:
                     if not any(cid in self.items for cid in entry.custom_ids):
@@ -189,7 +190,7 @@ class BatchRunner:
             file_id = await self._control(lambda: self.api.upload(data, INPUT_FILENAME))
         except BackendError as exc:
             self._not_sent([item for item, _ in chunk])
-            self.run.fleet.stop_with(f"cannot upload a batch to {self.backend.server}: {exc}")
+            self.run.fleet.stop_with(f"cannot upload a batch to {self.server}: {exc}")
             return False
         entry = self.state.uploaded(file_id, self.identity, path, [item.custom_id for item, _ in chunk])
         return await self._create(entry)
@@ -203,10 +204,10 @@ class BatchRunner:
             items = [self.items[cid] for cid in entry.custom_ids if cid in self.items]
             self._not_sent(items)
             if exc.retryable:  # it may exist: the next run looks for it before making it again
-                self.run.fleet.stop_with(f"cannot create a batch at {self.backend.server}: {exc}")
+                self.run.fleet.stop_with(f"cannot create a batch at {self.server}: {exc}")
             else:
                 self.state.abandoned(entry, str(exc))
-                self.run.fleet.stop_with(f"{self.backend.server} refused the batch: {exc}")
+                self.run.fleet.stop_with(f"{self.server} refused the batch: {exc}")
             return False
         self.state.created(entry, info.id)
         self.run.summary.batches_created.append(info.id)
@@ -228,7 +229,7 @@ class BatchRunner:
                 try:
                     info = await self._control(lambda b=batch_id: self.api.retrieve(b))  # type: ignore[misc]
                 except BackendError as exc:
-                    run.fleet.stop_with(f"cannot look at batch {batch_id} at {self.backend.server}: {exc}")
+                    run.fleet.stop_with(f"cannot look at batch {batch_id} at {self.server}: {exc}")
                     return
                 self.infos[batch_id] = info
                 if info.terminal:
@@ -344,22 +345,22 @@ class BatchRunner:
                     run.record(CallResult(request, "parse_error", completion=total, error=item.error,
                                           latency_s=self._latency(info), attempts=item.rounds,
                                           cost_usd=item.cost if request is first else 0.0,
-                                          endpoint=self.backend.server, batch_id=info.id))
+                                          endpoint=self.server, batch_id=info.id))
             return
         if run.cache is not None:
             run.cache.put(item.custom_id, completion)
         run.record(CallResult(first, "ok", completion=total, parsed=parsed, latency_s=self._latency(info),
-                              attempts=item.rounds, cost_usd=item.cost, endpoint=self.backend.server,
+                              attempts=item.rounds, cost_usd=item.cost, endpoint=self.server,
                               batch_id=info.id))
         for request in duplicates:  # the same content: paid once, delivered to each
             try:
                 again = run.validate(request, completion) if run.validate else None
             except ParseFailure as exc:
                 run.record(CallResult(request, "parse_error", completion=completion, error=str(exc), attempts=0,
-                                      cached=True, cost_usd=0.0, endpoint=self.backend.server, batch_id=info.id))
+                                      cached=True, cost_usd=0.0, endpoint=self.server, batch_id=info.id))
                 continue
             run.record(CallResult(request, "ok", completion=completion, parsed=again, attempts=0, cached=True,
-                                  cost_usd=0.0, endpoint=self.backend.server, batch_id=info.id))
+                                  cost_usd=0.0, endpoint=self.server, batch_id=info.id))
 
     def _keep(self, custom_id: str, completion: Completion) -> None:
         """A result no request of this run asks for (recorded by an earlier run, or dropped from
@@ -374,7 +375,7 @@ class BatchRunner:
         for request in item.requests:
             self.run.record(CallResult(request, "error", completion=item.last, error=item.error,
                                        attempts=item.rounds, cost_usd=item.cost if request is first else None,
-                                       endpoint=self.backend.server, batch_id=item.batch_id))
+                                       endpoint=self.server, batch_id=item.batch_id))
 
     def _not_sent(self, items: list[_Item]) -> None:
         for item in items:

@@ -44,12 +44,30 @@ class RunStopped(JustevalError):
     exit_code = 1
 
 
+#: exception class names, anywhere in a failure's cause chain, that mean the server was not
+#: reached: for backends that do not set `BackendError.failure` themselves (LiteLLM's wrappers)
+_CONNECTION_NAMES = frozenset({"APIConnectionError", "ConnectError", "ClientConnectorError",
+                               "ServerDisconnectedError", "RemoteProtocolError"})
+_TIMEOUT_NAMES = frozenset({"Timeout", "APITimeoutError", "ReadTimeout", "ConnectTimeout", "TimeoutError"})
+
+
 def failure_kind(exc: BackendError) -> TransportFailure | None:
     """Whether this failure means the model could not be reached (what the breaker counts)."""
     if exc.failure is not None:
         return exc.failure
     if exc.status in GATEWAY_STATUSES:
         return "gateway"
+    if exc.retryable:  # LiteLLM reports a refused connection as an HTTP 500: trust the chain, not the status
+        seen: set[int] = set()
+        current: BaseException | None = exc.__cause__
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            name = type(current).__name__
+            if name in _TIMEOUT_NAMES:
+                return "timeout"
+            if name in _CONNECTION_NAMES:
+                return "connection"
+            current = current.__cause__ or current.__context__
     return None
 
 

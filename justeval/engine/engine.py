@@ -87,8 +87,8 @@ class CallResult:
     """One finished request. `latency_s` is the duration of the call that produced the
     completion (0 for a cache hit; for a batch result, from the batch's creation to its end);
     `attempts` counts every call sent, retries included. `endpoint` is the server that
-    answered (None for a cache hit or an in-process backend); `batch_id` the provider batch
-    that carried it (None for an ordinary call)."""
+    answered (for an error, the last one tried; None for a cache hit or an in-process
+    backend); `batch_id` the provider batch that carried it (None for an ordinary call)."""
 
     request: Request
     status: Literal["ok", "parse_error", "error"]
@@ -189,10 +189,11 @@ class _NotSent(Exception):
 
 
 class _Failed(Exception):
-    def __init__(self, error: BackendError | Exception, attempts: int) -> None:
+    def __init__(self, error: BackendError | Exception, attempts: int, endpoint: str | None) -> None:
         super().__init__(str(error))
         self.error = error
         self.attempts = attempts
+        self.endpoint = endpoint  # the server of the last try
 
 
 class _Run:
@@ -361,7 +362,7 @@ class _Run:
             try:
                 reply, latency, ep, n = await self._send(request)
                 attempts += n
-                endpoint = ep.backend.server
+                endpoint = ep.server
                 replies.append(reply)
                 completion = _with_total_usage(reply, replies)
             except _NotSent:
@@ -374,7 +375,7 @@ class _Run:
                 exc = failure.error
                 error = _describe(exc) if isinstance(exc, BackendError) else f"{type(exc).__name__}: {exc}"
                 return CallResult(request, "error", completion=completion, error=error, attempts=attempts,
-                                  cost_usd=cost_total, endpoint=endpoint)
+                                  cost_usd=cost_total, endpoint=endpoint or failure.endpoint)
             cost = self.charge(reply, ep.backend)
             if cost is not None:
                 cost_total = (cost_total or 0.0) + cost
@@ -399,6 +400,7 @@ class _Run:
         attempts = 0
         last: BackendError | Exception | None = None
         avoid: Endpoint | None = None
+        tried: str | None = None
         for attempt in range(config.max_retries + 1):
             ep = await fleet.acquire(avoid)
             if ep is None:
@@ -414,6 +416,7 @@ class _Run:
                     estimate = _estimate_tokens(request, ep.backend.model) if self.limiter.tokens else 0
                     await self.limiter.acquire(estimate)
                 attempts += 1
+                tried = ep.server
                 self.summary.calls += 1
                 t0 = time.perf_counter()
                 try:
@@ -424,9 +427,9 @@ class _Run:
                     if exc.retry_after is not None:
                         fleet.hold(ep, exc.retry_after)
                     if not exc.retryable:
-                        raise _Failed(exc, attempts) from exc
+                        raise _Failed(exc, attempts, ep.server) from exc
                 except Exception as exc:  # a backend bug must not lose the rest of the run
-                    raise _Failed(exc, attempts) from exc
+                    raise _Failed(exc, attempts, ep.server) from exc
                 else:
                     latency = time.perf_counter() - t0
                     fleet.answered(ep)
@@ -448,7 +451,7 @@ class _Run:
                 await fleet.sleep(backoff_s(attempt + 1, config.retry_base_s, config.retry_max_wait_s))
         if attempts == 0:
             raise _NotSent
-        raise _Failed(last or BackendError("not sent: the run stopped", retryable=False), attempts)
+        raise _Failed(last or BackendError("not sent: the run stopped", retryable=False), attempts, tried)
 
     async def _attempt(self, ep: Endpoint, request: Request) -> Completion:
         """One call, under the per-call timeout (which the breaker can end early); the timeout

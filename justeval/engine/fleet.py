@@ -23,6 +23,15 @@ from justeval.engine.retry import Deadline
 from justeval.engine.types import Backend, BackendError
 
 
+def server_of(backend: Backend) -> str | None:
+    """The server a backend sends to: its `server`, else its `base_url` where it has one."""
+    server = backend.server
+    if server is None:
+        url = getattr(backend, "base_url", None)
+        server = url if isinstance(url, str) and url else None
+    return server
+
+
 class Endpoint:
     """One server of the fleet and what the breaker knows about it."""
 
@@ -30,7 +39,8 @@ class Endpoint:
         self.backend = backend
         self.index = index
         self.limit = limit
-        self.name = backend.server or backend.spec
+        self.server = server_of(backend)
+        self.name = self.server or backend.spec
         self.in_flight = 0
         self.served = 0             # replies received (ok or not)
         self.failures = 0           # calls in a row that got no answer

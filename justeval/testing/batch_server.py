@@ -67,6 +67,7 @@ class BatchServer(StubServer):
         self.control_calls: Counter[str] = Counter()
         self._serial = 0
         self._batch_lock = threading.Lock()
+        self._processing: set[asyncio.Task[None]] = set()
 
     def _routes(self, app: web.Application) -> None:
         super()._routes(app)
@@ -135,7 +136,8 @@ class BatchServer(StubServer):
         self.batches[batch_id] = batch
         for line in lines:
             self.batched[str(line.get("custom_id"))] += 1
-        asyncio.ensure_future(self._process(batch))
+        self._processing.add(task := asyncio.ensure_future(self._process(batch)))
+        task.add_done_callback(self._processing.discard)
         if self.create_delay_s:
             await asyncio.sleep(self.create_delay_s)  # the batch exists; the answer comes late
         return web.json_response(data)

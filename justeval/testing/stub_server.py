@@ -56,6 +56,24 @@ class StubRequest:
 Responder = Callable[[StubRequest], Reply]
 
 
+class InFlight:
+    """Calls in flight over several servers together (pass one to each `StubServer`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.now -= 1
+
+
 def echo_responder(req: StubRequest) -> Reply:
     return Reply(text=f"echo: {req.prompt_text}")
 
@@ -64,12 +82,13 @@ class StubServer:
     """Start with `with StubServer(...) as srv:`; `srv.base_url` is the `/v1` base URL."""
 
     def __init__(self, responder: Responder | None = None, *, latency: float = 0.0,
-                 script: list[Reply] | None = None, port: int = 0) -> None:
+                 script: list[Reply] | None = None, port: int = 0, shared: InFlight | None = None) -> None:
         self.responder = responder or echo_responder
         self.latency = latency
         self.script: deque[Reply] = deque(script or [])
         self.requests: list[StubRequest] = []
         self.completed: list[StubRequest] = []  # replies written in full (before any kill)
+        self.shared = shared
         self.killed = False
         self.hung = False
         self._release: asyncio.Event | None = None
@@ -204,6 +223,8 @@ class StubServer:
             self.requests.append(req)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.shared is not None:
+            self.shared.enter()
         try:
             reply = self._next_reply(req)
             delay = self.latency if reply.delay is None else reply.delay
@@ -229,6 +250,8 @@ class StubServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+            if self.shared is not None:
+                self.shared.leave()
 
 
 def completion_body(req: StubRequest, reply: Reply, serial: int = 0) -> dict[str, Any]:

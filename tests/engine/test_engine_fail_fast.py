@@ -215,3 +215,15 @@ def test_not_sent_requests_are_never_passed_to_on_result() -> None:
         summary = Engine(spec, EngineConfig(progress=False)).run_sync(
             (chat_request(str(i)) for i in range(50)), lambda r: seen.append(r.request))  # a lazy iterable too
     assert seen == [] and summary.not_sent == 50
+
+
+def test_a_litellm_backend_without_probes_is_stopped_by_the_breaker_too() -> None:
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}/v1"
+        results: list[CallResult] = []
+        spec = BackendSpec(spec="litellm:openai/judge", base_urls=[url])
+        summary = Engine(spec, EngineConfig(progress=False, breaker_cooldown_s=0.5, retry_base_s=0.01)).run_sync(
+            [chat_request(str(i)) for i in range(100)], results.append)
+    assert summary.stop_reason is not None and summary.stop_reason.startswith(f"cannot reach {url}: ")
+    assert "(8 calls in a row)" in summary.stop_reason and summary.not_sent >= 80
+    assert all(r.endpoint == url for r in results)
