@@ -23,12 +23,18 @@ FULL = [
     ["judge_stage.py", "--latency", "0.5", "--parse-rounds", "1"],
     ["resume_and_cache.py"],
     ["leaderboard_build.py"],
+    ["fleet.py"],
+    ["batch.py"],
+    ["fail_fast.py"],
 ]
 QUICK = [
     ["throughput.py", "-n", "200", "-l", "0.05", "--overhead-requests", "300"],
     ["judge_stage.py", "--items", "200", "--parse-rounds", "1"],
     ["resume_and_cache.py", "--latency", "0.01"],
     ["leaderboard_build.py", "--models", "5", "--bootstrap", "200"],
+    ["fleet.py", "-n", "400", "-l", "0.1"],
+    ["batch.py", "--items", "200", "--processing-s", "0.5", "--latency", "0.05"],
+    ["fail_fast.py", "--items", "200"],
 ]
 
 

@@ -47,6 +47,7 @@ class Endpoint:
         self.last_reason = ""
         self.out = False
         self.out_reason = ""
+        self.trip_reason = ""       # why it went out (kept while its probes fail)
         self.written_off = False    # out, and its last probe (or trial call) failed too
         self.trial = False          # back in without a probe: its next failure writes it off
         self.probing = False
@@ -163,7 +164,7 @@ class Fleet:
         if ep.out or threshold <= 0:
             return
         if ep.trial:
-            self._take_out(ep, f"{ep.out_reason}, and again {self.config.breaker_cooldown_s:g} s later",
+            self._take_out(ep, f"{ep.trip_reason}, and again {self.config.breaker_cooldown_s:g} s later",
                            written_off=True)
         elif ep.failures >= threshold:
             self._take_out(ep, f"{ep.last_reason} ({ep.failures} calls in a row)")
@@ -183,7 +184,7 @@ class Fleet:
     def _take_out(self, ep: Endpoint, reason: str, *, written_off: bool = False, back_in_s: float | None = None,
                   later: bool = False) -> None:
         ep.out = True
-        ep.out_reason = reason
+        ep.out_reason = ep.trip_reason = reason
         ep.written_off = written_off
         ep.trial = False
         if later:
@@ -233,7 +234,10 @@ class Fleet:
             async with Deadline(timeout + 1.0):  # the backend's own timeout should fire first
                 return await ep.backend.probe(timeout)
         except BackendError as exc:
-            ep.last_reason = transport_reason(exc) or short_reason(exc)
+            if exc.failure == "timeout":
+                ep.last_reason = f"no reply within {timeout:g} s"
+            else:
+                ep.last_reason = transport_reason(exc) or short_reason(exc)
             return None
         except TimeoutError:
             ep.last_reason = f"no reply within {timeout:g} s"
@@ -258,6 +262,7 @@ class Fleet:
             return
         if result is None:
             ep.written_off = True
+            ep.out_reason = f"{ep.trip_reason}, and {ep.last_reason} {delay:g} s later"
             if self._all_written_off():
                 self._stop()
             else:
