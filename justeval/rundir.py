@@ -10,12 +10,17 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from justeval.errors import InputError
 from justeval.jsonl import atomic_output, read_records
-from justeval.records import FORMAT_VERSION, Generation, ItemId, Judgment
+from justeval.records import Generation, ItemId, Judgment
 from justeval.redact import redact
+
+if TYPE_CHECKING:
+    from justeval.manifest import RunManifest
 
 
 def safe_name(spec: str) -> str:
@@ -56,28 +61,44 @@ class RunDir:
             raise InputError(self.path, f"cannot create run directory: {exc.strerror or exc}") from exc
         return self
 
-    # -- metadata ------------------------------------------------------------------
-    def read_meta(self) -> dict[str, Any]:
+    # -- the manifest (run.json) -----------------------------------------------------
+    def read_manifest(self) -> RunManifest:
+        """run.json as a RunManifest (upgraded from older formats); empty when there is none yet."""
+        from justeval.manifest import RunManifest, parse_manifest
+
         if not self.run_json.exists():
-            return {}
+            return RunManifest()
         try:
             data = json.loads(self.run_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(self.run_json, f"unreadable run.json: {exc}") from exc
-        if not isinstance(data, dict):
-            raise InputError(self.run_json, "run.json must hold a JSON object")
-        return data
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise InputError(self.run_json, f"unreadable run.json: {str(exc)[:200]}") from exc
+        return parse_manifest(data, self.run_json)
 
-    def write_meta(self, section: str, values: dict[str, Any]) -> None:
-        """Merge `values` under `section` of run.json (written atomically). Secrets must
-        never be passed here: callers store the *name* of a key variable, not its value."""
-        meta = self.read_meta()
-        meta["format_version"] = FORMAT_VERSION
-        meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        meta[section] = values
-        meta["versions"] = versions()
+    def record(self, section: str, value: BaseModel, *, key: str | None = None) -> RunManifest:
+        """Set one section of run.json (`generate`, `import`, `pipeline`, `run`), or one entry
+        of a keyed section (`judging` per judge, `pairwise` per file) when `key` is given, and
+        write the file atomically. Values are settings models: they hold key *names*, never keys."""
+        from justeval.manifest import FORMAT_VERSION
+
+        manifest = self.read_manifest()
+        field = "import_" if section == "import" else section
+        if field not in type(manifest).model_fields:
+            raise ValueError(f"run.json has no section {section!r}")
+        if key is not None:
+            entries = dict(getattr(manifest, field))
+            entries[key] = value
+            new_value: Any = entries
+        else:
+            new_value = value
+        from justeval.pipeline.trust import origin_mark
+
+        manifest = manifest.model_copy(update={
+            field: new_value, "format_version": FORMAT_VERSION, "versions": versions(),
+            "origin": origin_mark(self.path),
+            "created": manifest.created or datetime.now(timezone.utc).isoformat(timespec="seconds")})
         with atomic_output(self.run_json) as fh:
-            fh.write(redact(json.dumps(meta, indent=2, ensure_ascii=False, default=str)) + "\n")
+            fh.write(redact(json.dumps(manifest.dump(), indent=2, ensure_ascii=False)) + "\n")
+        return manifest
 
     # -- records -------------------------------------------------------------------
     def load_generations(self) -> list[Generation]:

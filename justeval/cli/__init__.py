@@ -17,6 +17,8 @@ from justeval.cli import (  # noqa: F401  isort: skip
     leaderboard_cmd,
     review_cmd,
     run_cmd,
+    validity_cmd,
+    experiments_cmd,
 )
 
 

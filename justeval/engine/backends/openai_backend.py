@@ -37,10 +37,38 @@ def prompt_from_messages(request: Request) -> str:
     return "\n\n".join(m.content for m in request.messages)
 
 
-def build_payload(model: str, request: Request, *, completion: bool = False) -> tuple[Endpoint, dict[str, Any]]:
-    """The endpoint and JSON body for one request (chat unless completion mode or a `prompt`)."""
+#: GenParams fields that are not part of the OpenAI API: open-weight servers take them as extra
+#: body fields (vLLM: repetition_penalty, top_k and more; TGI: repetition_penalty, top_k)
+NON_OPENAI_FIELDS = ("repetition_penalty", "top_k", "no_repeat_ngram_size")
+
+
+def non_openai_params(request: Request) -> list[str]:
+    """The request's parameters that api.openai.com would reject, by name."""
+    params = request.params
+    named = [name for name in NON_OPENAI_FIELDS if getattr(params, name) is not None]
+    return named + sorted(params.extra)
+
+
+def build_payload(model: str, request: Request, *, completion: bool = False,
+                  openai_api: bool = False) -> tuple[Endpoint, dict[str, Any]]:
+    """The endpoint and JSON body for one request (chat unless completion mode or a `prompt`).
+
+    What is sent: the OpenAI fields that are set (temperature, top_p, max_tokens, or
+    max_completion_tokens for reasoning models on the chat endpoint, stop, seed, n, and
+    response_format on the chat endpoint), then the open-weight sampling options
+    (`repetition_penalty`, `top_k`, `no_repeat_ngram_size`) and every `extra` field as top-level
+    body fields, the way vLLM's and TGI's OpenAI-compatible servers read them. The OpenAI API
+    rejects fields it does not know, so with `openai_api` (the server is api.openai.com) a request
+    that carries any of them is refused here, naming them, rather than sent to fail or sent
+    without them (outputs recorded with a repetition_penalty that was never applied would be
+    wrong). A self-hosted server that does not know a field ignores it or refuses it itself
+    (vLLM logs the fields it ignored; it has no `no_repeat_ngram_size`)."""
     params = request.params
     use_completions = completion or request.prompt is not None
+    if openai_api and (refused := non_openai_params(request)):
+        raise BackendError(f"api.openai.com does not accept {', '.join(refused)} (options of open-weight servers "
+                           "such as vLLM and TGI): leave them out, or point --base-url at a server that takes them",
+                           retryable=False)
     body: dict[str, Any] = {"model": model}
     if use_completions:
         body["prompt"] = request.prompt if request.prompt is not None else prompt_from_messages(request)
@@ -57,8 +85,15 @@ def build_payload(model: str, request: Request, *, completion: bool = False) -> 
         body["stop"] = list(params.stop)
     if params.seed is not None:
         body["seed"] = params.seed
+    if params.n is not None:
+        body["n"] = params.n
     if params.response_format is not None and not use_completions:
         body["response_format"] = params.response_format
+    for name in NON_OPENAI_FIELDS:
+        value = getattr(params, name)
+        if value is not None:
+            body[name] = value
+    body.update(params.extra)  # GenParams refuses extra keys that collide with the fields above
     return ("completions" if use_completions else "chat"), body
 
 
@@ -139,6 +174,7 @@ class OpenAIBackend(Backend):
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._structured_ok = True  # until the server rejects a response_format
+        self._openai_api = self.base_url is None or any(host in self.base_url for host in _OPENAI_HOSTS)
         # Import the SDK now, not inside the first timed call (about a second on a cold start).
         import openai  # noqa: F401
 
@@ -242,7 +278,7 @@ class OpenAIBackend(Backend):
 
     async def _post(self, request: Request) -> Completion:
         client = self._get_client()
-        endpoint, body = build_payload(self.model, request, completion=self.completion)
+        endpoint, body = build_payload(self.model, request, completion=self.completion, openai_api=self._openai_api)
         path = "/chat/completions" if endpoint == "chat" else "/completions"
         try:
             # the SDK's generic POST: its auth, headers and error classes, without re-validating
