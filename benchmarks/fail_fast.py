@@ -34,7 +34,8 @@ def run(url: str, n: int, **config: Any) -> tuple[RunSummary, float]:
     spec = BackendSpec(spec="openai:judge", base_urls=[url])
     requests = [Request(key=str(i), messages=[Message(role="user", content=f"item {i}")]) for i in range(n)]
     start = time.perf_counter()
-    summary = Engine(spec, EngineConfig(progress=False, cache=False, **config)).run_sync(requests, lambda r: None)
+    summary = Engine(spec, EngineConfig(progress=False, cache=False, raise_on_stop=False, **config)).run_sync(
+        requests, lambda r: None)
     return summary, time.perf_counter() - start
 
 

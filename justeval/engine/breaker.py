@@ -8,8 +8,11 @@ HTTP error, is an answer and resets the count. After `EngineConfig.breaker_failu
 or a failed probe, the endpoint is out: its calls go to the others, and it is probed again after
 `breaker_cooldown_s`. When every endpoint is out and the last probe of each failed, the run
 stops: calls in flight end, nothing new is sent, and the items not sent are reported apart from
-the failed ones (`RunSummary.not_sent_keys`) with the reason as one line
-(`RunSummary.stop_reason`; `RunSummary.raise_for_stop()` raises `RunStopped`, exit code 1).
+the failed ones (`RunSummary.not_sent_keys`, never passed to `on_result`) with the reason as one
+line (`RunSummary.stop_reason`). Once every finished result has been delivered, `Engine.run`
+raises `RunStopped` (a JustevalError: `main()` prints its line and exits 1), carrying the
+summary; with `EngineConfig.raise_on_stop=False` it returns the summary instead, and the caller
+calls `summary.raise_for_stop()` when it has printed what it wants to.
 
 A `Retry-After` longer than `EngineConfig.retry_after_cap_s` is not obeyed blindly either: it
 takes the endpoint out for that long, which, for a single server, ends the run with that reason.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import Any
 
 from justeval.engine.types import BackendError, TransportFailure
 from justeval.errors import JustevalError
@@ -39,9 +43,14 @@ _ERRNO_WORDS = {
 
 class RunStopped(JustevalError):
     """The engine stopped sending because no server answered (or one asked to wait too long);
-    the message is the one-line reason, with what was not sent. Exit code 1."""
+    the message is the one-line reason, with what was not sent. Exit code 1. `summary` is the
+    engine's `RunSummary` of the run (what finished, what failed, `not_sent_keys`)."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, summary: Any = None) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 #: exception class names, anywhere in a failure's cause chain, that mean the server was not

@@ -120,6 +120,13 @@ class EngineConfig(BaseModel):
     description: str = Field("calls", exclude=True)
     """What the progress line calls the calls ("judge openai:gpt-4o"). Not recorded."""
 
+    raise_on_stop: bool = Field(True, exclude=True)
+    """When the circuit breaker stops the run (no server answers), `Engine.run` raises
+    `RunStopped` (exit code 1) after delivering every finished result; False: it returns the
+    summary, whose `stop_reason` says why, and the caller raises (`summary.raise_for_stop()`)
+    once it has printed its own summary. How the caller is told, not how calls are sent: not
+    recorded."""
+
     progress_interval_s: float = Field(5.0, gt=0, exclude=True)
     """When stderr is not a terminal (nohup, CI, `| tee`), print a plain progress line this
     often instead of the bar. Presentation only: not recorded."""

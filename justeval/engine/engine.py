@@ -47,9 +47,10 @@ Scale (issue 13) and failing fast (issue 11):
 - Circuit breaker (`justeval.engine.breaker`): servers are probed before the first call; a
   server with `breaker_failures` calls in a row unanswered is out; when all are out the run
   stops: `RunSummary.stop_reason` is the one-line reason, `not_sent`/`not_sent_keys` what was
-  never sent (never passed to `on_result`: nothing to record, nothing settled), and
-  `summary.raise_for_stop()` raises `RunStopped` (exit code 1) for the CLI. The engine itself
-  never raises for it, so the stage keeps what finished and returns normally.
+  never sent (never passed to `on_result`: nothing to record, nothing settled). After every
+  finished result is delivered, `run` raises `RunStopped` (a JustevalError, exit code 1, with
+  `.summary`); with `EngineConfig(raise_on_stop=False)` it returns the summary and the caller
+  calls `summary.raise_for_stop()` after printing its own report.
 - `Retry-After` above `retry_after_cap_s` takes the server out rather than sleeping.
 - `config.batch`: the provider's batch interface (`justeval.engine.batch`); results come
   through the same `on_result`, with `CallResult.batch_id` set.
@@ -176,7 +177,10 @@ class Engine:
             plain = validate
             check = lambda _request, completion: plain(completion)  # noqa: E731
         run = _Run(self.backends, self.config, on_result, check)
-        return await run.execute(requests)
+        summary = await run.execute(requests)
+        if summary.stop_reason and self.config.raise_on_stop:
+            raise RunStopped(summary.stop_reason, summary=summary)
+        return summary
 
     def run_sync(self, requests: Iterable[Request], on_result: OnResult, *,
                  validate: Validator | None = None,
@@ -284,7 +288,10 @@ class _Run:
         """Check every server answers before the first call of the run (once)."""
         if self.config.probe_timeout_s is not None and not self._probed:
             self._probed = True
+            names = ", ".join(ep.name for ep in self.fleet.endpoints)
+            self.progress.status(f"checking that {names} answers")
             await self.fleet.probe_all()
+            self.progress.status("")
 
     async def _worker(self, iterator: Iterator[Request]) -> None:
         for request in iterator:  # one shared iterator: each request is taken by exactly one worker

@@ -56,7 +56,11 @@ class Endpoint:
         self.deadlines: set[Deadline] = set()
 
     def has_room(self) -> bool:
-        return not self.out and (self.limit is None or self.in_flight < self.limit)
+        if self.out:
+            return False
+        if self.trial:  # back in without a probe: one call is the test, the rest wait for its answer
+            return self.in_flight == 0
+        return self.limit is None or self.in_flight < self.limit
 
 
 class Fleet:
@@ -147,7 +151,9 @@ class Fleet:
     def answered(self, ep: Endpoint) -> None:
         """The server replied (with a completion or an HTTP error): it is there."""
         ep.failures = 0
-        ep.trial = False
+        if ep.trial:
+            ep.trial = False
+            self._wake(everyone=True)  # the test call passed: the others may go
         ep.served += 1
         ep.quiet_since = time.monotonic()
 

@@ -24,12 +24,17 @@ FAIL_FAST_S = 30.0  # the issue's bound, whatever the item count
 
 
 def run_against(url: str, n: int, **config: Any) -> tuple[RunSummary, list[CallResult], float]:
-    """The engine with its default settings (but no progress line) on n requests."""
+    """The engine with its default settings (but no progress line) on n requests; a stopped run
+    raises RunStopped (the default), whose summary is returned."""
     results: list[CallResult] = []
     spec = BackendSpec(spec="openai:judge", base_urls=[url])
     start = time.monotonic()
-    summary = Engine(spec, EngineConfig(progress=False, **config)).run_sync(
-        [chat_request(str(i)) for i in range(n)], results.append)
+    try:
+        summary = Engine(spec, EngineConfig(progress=False, **config)).run_sync(
+            [chat_request(str(i)) for i in range(n)], results.append)
+    except RunStopped as stopped:
+        summary = stopped.summary
+        assert isinstance(summary, RunSummary) and str(stopped) == summary.stop_reason
     return summary, results, time.monotonic() - start
 
 
@@ -212,9 +217,34 @@ def test_not_sent_requests_are_never_passed_to_on_result() -> None:
     seen: list[Request] = []
     with closed_port() as port:
         spec = BackendSpec(spec="openai:judge", base_urls=[f"http://127.0.0.1:{port}/v1"])
-        summary = Engine(spec, EngineConfig(progress=False)).run_sync(
+        summary = Engine(spec, EngineConfig(progress=False, raise_on_stop=False)).run_sync(
             (chat_request(str(i)) for i in range(50)), lambda r: seen.append(r.request))  # a lazy iterable too
     assert seen == [] and summary.not_sent == 50
+
+
+def test_a_stopped_run_raises_after_delivering_what_finished_unless_asked_to_return(
+        stub_server: StubServer) -> None:
+    served = 0
+    lock = threading.Lock()
+
+    def responder(req: StubRequest) -> Reply:
+        nonlocal served
+        with lock:
+            served += 1
+            if served == 20:
+                threading.Thread(target=stub_server.kill).start()
+        return Reply(text="fine", delay=0.01)
+
+    stub_server.responder = responder
+    spec = BackendSpec(spec="openai:judge", base_urls=[stub_server.base_url])
+    delivered: list[CallResult] = []
+    with pytest.raises(RunStopped) as raised:
+        Engine(spec, EngineConfig(progress=False, breaker_cooldown_s=0.5)).run_sync(
+            [chat_request(str(i)) for i in range(200)], delivered.append)
+    summary = raised.value.summary
+    assert raised.value.exit_code == 1 and str(raised.value).startswith(f"cannot reach {stub_server.base_url}")
+    assert len(delivered) == summary.ok + summary.errors and summary.ok == len(stub_server.completed)
+    assert len(delivered) + summary.not_sent == 200
 
 
 def test_a_litellm_backend_without_probes_is_stopped_by_the_breaker_too() -> None:
@@ -222,8 +252,19 @@ def test_a_litellm_backend_without_probes_is_stopped_by_the_breaker_too() -> Non
         url = f"http://127.0.0.1:{port}/v1"
         results: list[CallResult] = []
         spec = BackendSpec(spec="litellm:openai/judge", base_urls=[url])
-        summary = Engine(spec, EngineConfig(progress=False, breaker_cooldown_s=0.5, retry_base_s=0.01)).run_sync(
+        summary = Engine(spec, EngineConfig(progress=False, breaker_cooldown_s=0.5, retry_base_s=0.01,
+                                            raise_on_stop=False)).run_sync(
             [chat_request(str(i)) for i in range(100)], results.append)
     assert summary.stop_reason is not None and summary.stop_reason.startswith(f"cannot reach {url}: ")
     assert "(8 calls in a row)" in summary.stop_reason and summary.not_sent >= 80
     assert all(r.endpoint == url for r in results)
+
+
+def test_a_server_back_without_a_probe_gets_one_test_call_first() -> None:
+    with closed_port() as port:
+        url = f"http://127.0.0.1:{port}/v1"
+        summary, _, _ = run_against(url, 200, probe_timeout_s=None, breaker_failures=4, concurrency=16,
+                                    breaker_cooldown_s=0.5, retry_base_s=0.01)
+    # 4 in a row trip it (up to 16 were in flight then); after the cool-down one call tests it
+    assert summary.stop_reason is not None and "(4 calls in a row), and again 0.5 s later" in summary.stop_reason
+    assert summary.calls <= 16 + 1

@@ -28,6 +28,7 @@ def fleet(n: int, **kwargs: Any) -> Iterator[list[StubServer]]:
 def run_fleet(urls: list[str], n: int, *, prefix: str = "", **config: Any) -> tuple[RunSummary, list[CallResult]]:
     config.setdefault("progress", False)
     config.setdefault("retry_base_s", 0.01)
+    config.setdefault("raise_on_stop", False)
     results: list[CallResult] = []
     spec = BackendSpec(spec="openai:replica-model", base_urls=urls)
     summary = Engine(spec, EngineConfig(**config)).run_sync(
