@@ -51,6 +51,9 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: of `prompt_tokens`, those the provider served from its prompt cache (priced lower);
+    #: 0 in records written before it was recorded
+    cached_tokens: int = 0
 
 
 class Generation(BaseModel):
