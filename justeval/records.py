@@ -75,6 +75,8 @@ class Generation(BaseModel):
     finish_reason: str | None = None
     cost_usd: float | None = None
     cached: bool = False
+    endpoint: str | None = None  # the server that answered, when several serve the model (a fleet)
+    batch_id: str | None = None  # the provider batch that carried the call, in batch mode
 
     @field_validator("id", mode="before")
     @classmethod
@@ -113,6 +115,8 @@ class Judgment(BaseModel):
     latency_s: float | None = None
     cost_usd: float | None = None
     attempts: int = 1
+    endpoint: str | None = None  # the server that answered, when several serve the judge (a fleet)
+    batch_id: str | None = None  # the provider batch that carried the call, in batch mode
 
     @field_validator("id", mode="before")
     @classmethod

@@ -73,24 +73,24 @@ TotalConcurrencyOpt = Annotated[int | None, typer.Option(
     "--total-concurrency", min=1, help="calls in flight over all servers together (default: --concurrency per "
     "server)", rich_help_panel=ENGINE)]
 # Sets EngineConfig.breaker_failures.
-BreakerOpt = Annotated[int, typer.Option(
+BreakerOpt = Annotated[int | None, typer.Option(
     "--breaker", min=0, help="calls in a row without an answer (refused, timed out, 502/504) after which a server "
     "is taken out; when all are, the run stops with the reason (exit 1); 0: never", rich_help_panel=ENGINE)]
 # Sets EngineConfig.retry_after_cap_s.
-MaxRetryAfterOpt = Annotated[float, typer.Option(
+MaxRetryAfterOpt = Annotated[float | None, typer.Option(
     "--max-retry-after", min=0.001, help="longest Retry-After obeyed, in seconds; a server asking for longer "
     "ends the run with that reason (exit 1)", rich_help_panel=ENGINE)]
 # Sets EngineConfig.batch.
-BatchOpt = Annotated[bool, typer.Option(
-    "--batch", help="send through the provider's Batch API (OpenAI and compatible providers): about half the "
-    "price, results within 24 h; a closed terminal loses nothing: run the same command again to collect",
+BatchOpt = Annotated[bool | None, typer.Option(
+    "--batch/--no-batch", help="send through the provider's Batch API (OpenAI and compatible providers): about "
+    "half the price, results within 24 h; a closed terminal loses nothing: run the same command again to collect",
     rich_help_panel=ENGINE)]
 # Sets EngineConfig.batch_wait.
-WaitOpt = Annotated[bool, typer.Option(
+WaitOpt = Annotated[bool | None, typer.Option(
     "--wait/--no-wait", help="with --batch: wait for the batches, polling (default), or submit them and exit; "
     "the same command later collects them", rich_help_panel=ENGINE)]
 # Sets EngineConfig.batch_fallback (checked there: batch | sync).
-BatchFallbackOpt = Annotated[str, typer.Option(
+BatchFallbackOpt = Annotated[str | None, typer.Option(
     "--batch-fallback", help="with --batch, where items a batch could not finish go: batch (a new batch, the "
     "default) or sync (ordinary calls at once)", rich_help_panel=ENGINE)]
 

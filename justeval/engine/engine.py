@@ -188,6 +188,13 @@ class Engine:
         return asyncio.run(self.run(requests, on_result, validate=validate, validate_request=validate_request))
 
 
+def stage_engine(config: EngineConfig, description: str, run_dir: Any) -> EngineConfig:
+    """A stage's engine settings: its progress label, its run directory for batch state, and a
+    stop reported in the summary (the stage writes what finished and prints its table, then the
+    CLI raises the stop: `RunSummary.raise_for_stop`)."""
+    return config.but(description=description, raise_on_stop=False, batch_dir=getattr(run_dir, "path", run_dir))
+
+
 class _NotSent(Exception):
     """The run stopped before this request's first call."""
 

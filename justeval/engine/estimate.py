@@ -43,6 +43,18 @@ class ModeEstimate:
     batch_usd: float | None
     cached_usd: float | None   # ordinary calls, with prompt caching
 
+    def plus(self, other: ModeEstimate) -> ModeEstimate:
+        """The two estimates together (a cost unknown in either is unknown)."""
+
+        def add(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a + b
+
+        return ModeEstimate(calls=self.calls + other.calls, prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                            completion_tokens=self.completion_tokens + other.completion_tokens,
+                            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+                            sync_usd=add(self.sync_usd, other.sync_usd), batch_usd=add(self.batch_usd, other.batch_usd),
+                            cached_usd=add(self.cached_usd, other.cached_usd))
+
     def lines(self) -> list[str]:
         """The dry-run's words, one line per way of sending."""
 
