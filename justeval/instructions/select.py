@@ -6,14 +6,13 @@ explicit file, or from the public home named in the recipe for the hub source.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from justeval.errors import InputError, JustevalError
+from justeval.errors import InputError, UsageError
 from justeval.fetch import fetch_json
 from justeval.ids import ids_option
 from justeval.instructions.load import load_instructions, resolve_local
@@ -65,13 +64,9 @@ def load_lite_ids(source: str | Path | None = None, override: str | Path | None 
             data = fetch_json(url, what="the lite subset's ids", timeout=20.0,
                               hint="download it and pass a local instructions folder holding lite_ids.json")
             return _read_lite(data, url)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read lite ids: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from exc
-    return _read_lite(data, path)
+    from justeval.jsonl import read_json_file
+
+    return _read_lite(read_json_file(path, "lite ids"), path)
 
 
 def _values(items: Iterable[str] | None) -> list[str]:
@@ -90,7 +85,7 @@ def _dataset_keys(inst: Instruction) -> set[str]:
 def _check_known(option: str, wanted: list[str], known: set[str]) -> None:
     unknown = [w for w in wanted if w.lower() not in known]
     if unknown:
-        raise JustevalError(f"unknown {option} {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
+        raise UsageError(f"unknown {option} {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
 
 
 def select(instructions: Sequence[Instruction], selection: Selection, *,
@@ -98,7 +93,7 @@ def select(instructions: Sequence[Instruction], selection: Selection, *,
     """Apply `selection` in a fixed order: subset, dataset, task, topic, difficulty, ids, sample, limit."""
     sel = selection
     if sel.subset not in SUBSETS:
-        raise JustevalError(f"unknown --subset {sel.subset!r} (choose from {', '.join(SUBSETS)})")
+        raise UsageError(f"unknown --subset {sel.subset!r} (choose from {', '.join(SUBSETS)})")
     items = list(instructions)
     if sel.subset in ("regular", "safety"):
         items = [i for i in items if i.category == sel.subset]
@@ -126,13 +121,13 @@ def select(instructions: Sequence[Instruction], selection: Selection, *,
         items = [i for i in items if i.id in wanted_ids]
     if sel.sample is not None:
         if sel.sample < 0:
-            raise JustevalError("--sample must be >= 0")
+            raise UsageError("--sample must be >= 0")
         if sel.sample < len(items):
             keep = set(random.Random(sel.seed).sample(range(len(items)), sel.sample))
             items = [it for n, it in enumerate(items) if n in keep]
     if sel.limit is not None:
         if sel.limit < 0:
-            raise JustevalError("--limit must be >= 0")
+            raise UsageError("--limit must be >= 0")
         items = items[: sel.limit]
     return items
 
