@@ -7,11 +7,9 @@ config under `pipeline`, so `--config RUN_DIR/run.json` repeats a run exactly.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from justeval.errors import InputError
@@ -87,10 +85,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read config: {exc}") from exc
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(path, f"malformed config: {str(exc).splitlines()[0]}") from exc
+    from justeval.jsonl import parse_json
+    from justeval.yamlfile import parse_yaml
+
+    data = parse_json(text, path) if path.suffix == ".json" else parse_yaml(text, path)
     if not isinstance(data, dict):
         raise InputError(path, "a config must be a mapping of option names to values")
     if RUN_SECTIONS & data.keys():
