@@ -101,7 +101,7 @@ def test_j2_file_with_sidecar_metadata(tmp_path: Path) -> None:
 
 def test_j2_missing_variable_fails_naming_the_template(tmp_path: Path) -> None:
     path = tmp_path / "bad.j2"
-    path.write_text("{{ instruction }} {{ reference_answer }}", encoding="utf-8")
+    path.write_text("{{ instruction }} {{ candidate }} {{ reference_answer }}", encoding="utf-8")
     tpl = load_template(path)
     with pytest.raises(InputError) as info:
         tpl.render(instruction="i", candidate="c")
@@ -133,7 +133,7 @@ def test_upstream_file_renders_like_string_template(tmp_path: Path) -> None:
 
 def test_upstream_missing_placeholder_value_fails_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "t.txt"
-    path.write_text("${instruction} ${reference}", encoding="utf-8")
+    path.write_text("${instruction} ${candidate} ${reference}", encoding="utf-8")
     with pytest.raises(InputError) as info:
         load_template(path).render(instruction="i", candidate="c")
     assert str(path) in str(info.value) and "reference" in str(info.value)
