@@ -145,3 +145,17 @@ def test_a_rerun_asks_exactly_the_items_not_on_disk(last: str, tmp_path: Path, c
     final = {g.id: g.output for g in read_records(gens, Generation)}
     assert sorted(final) == list(range(6)) and all(final[i] == out for i, out in kept.items())
     assert len([ln for ln in gens.read_bytes().splitlines() if ln.strip()]) == 6
+
+
+@pytest.mark.parametrize("digits", [201, 4_000, 5_000, 20_000])
+def test_an_id_of_thousands_of_digits_is_refused_by_the_id_rule(digits: int) -> None:
+    """Whatever the reader (a JSON parser that builds the int, CSV text, a Python caller), the
+    id goes through `normalize_id`, which refuses it without printing it."""
+    from pydantic import ValidationError
+
+    from justeval.ids import MAX_ID_CHARS
+
+    for value in (int("7" * min(digits, 4_000)) * 10 ** max(0, digits - 4_000), "7" * digits):
+        with pytest.raises(ValidationError) as info:
+            Generation.model_validate({**_gen(0), "id": value})
+        assert f"more than {MAX_ID_CHARS} digits" in str(info.value) or "longer than" in str(info.value)
