@@ -23,12 +23,16 @@ FULL = [
     ["judge_stage.py", "--latency", "0.5", "--parse-rounds", "1"],
     ["resume_and_cache.py"],
     ["leaderboard_build.py"],
+    ["judge_eval.py"],
+    ["token_shift.py"],
 ]
 QUICK = [
     ["throughput.py", "-n", "200", "-l", "0.05", "--overhead-requests", "300"],
     ["judge_stage.py", "--items", "200", "--parse-rounds", "1"],
     ["resume_and_cache.py", "--latency", "0.01"],
     ["leaderboard_build.py", "--models", "5", "--bootstrap", "200"],
+    ["judge_eval.py", "--pairs", "200", "--latency", "0.05"],
+    ["token_shift.py", "--outputs", "4", "--tokens", "64"],
 ]
 
 

@@ -13,12 +13,18 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from justeval.errors import InputError, JustevalError
 from justeval.jsonl import PRIVATE_DIR_MODE, atomic_output, read_records
-from justeval.records import FORMAT_VERSION, Generation, ItemId, Judgment
+from justeval.records import Generation, ItemId, Judgment
 from justeval.redact import redact
+
+if TYPE_CHECKING:
+    from justeval.manifest import RunManifest
+
 
 #: the file `RunDir.lock` holds; it names the process holding it
 LOCK_FILE = ".lock"
@@ -120,27 +126,42 @@ class RunDir:
         finally:
             os.close(fd)
 
-    # -- metadata ------------------------------------------------------------------
-    def read_meta(self) -> dict[str, Any]:
+    # -- the manifest (run.json) -----------------------------------------------------
+    def read_manifest(self) -> RunManifest:
+        """run.json as a RunManifest (upgraded from older formats); empty when there is none yet."""
+        from justeval.manifest import RunManifest, parse_manifest
+
         if not self.run_json.exists():
-            return {}
+            return RunManifest()
         from justeval.jsonl import read_json_file
 
-        data = read_json_file(self.run_json, "run.json")
-        if not isinstance(data, dict):
-            raise InputError(self.run_json, "run.json must hold a JSON object")
-        return data
+        return parse_manifest(read_json_file(self.run_json, "run.json"), self.run_json)
 
-    def write_meta(self, section: str, values: dict[str, Any]) -> None:
-        """Merge `values` under `section` of run.json (written atomically). Secrets must
-        never be passed here: callers store the *name* of a key variable, not its value."""
-        meta = self.read_meta()
-        meta["format_version"] = FORMAT_VERSION
-        meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        meta[section] = values
-        meta["versions"] = versions()
+    def record(self, section: str, value: BaseModel, *, key: str | None = None) -> RunManifest:
+        """Set one section of run.json (`generate`, `import`, `pipeline`, `run`), or one entry
+        of a keyed section (`judging` per judge, `pairwise` per file) when `key` is given, and
+        write the file atomically. Values are settings models: they hold key *names*, never keys."""
+        from justeval.manifest import FORMAT_VERSION
+
+        manifest = self.read_manifest()
+        field = "import_" if section == "import" else section
+        if field not in type(manifest).model_fields:
+            raise ValueError(f"run.json has no section {section!r}")
+        if key is not None:
+            entries = dict(getattr(manifest, field))
+            entries[key] = value
+            new_value: Any = entries
+        else:
+            new_value = value
+        from justeval.pipeline.trust import origin_mark
+
+        manifest = manifest.model_copy(update={
+            field: new_value, "format_version": FORMAT_VERSION, "versions": versions(),
+            "origin": origin_mark(self.path),
+            "created": manifest.created or datetime.now(timezone.utc).isoformat(timespec="seconds")})
         with atomic_output(self.run_json, private=True) as fh:
-            fh.write(redact(json.dumps(meta, indent=2, ensure_ascii=False, default=str)) + "\n")
+            fh.write(redact(json.dumps(manifest.dump(), indent=2, ensure_ascii=False)) + "\n")
+        return manifest
 
     # -- records -------------------------------------------------------------------
     def load_generations(self) -> list[Generation]:

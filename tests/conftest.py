@@ -60,3 +60,46 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return code, captured.out, captured.err
 
     return run
+
+
+# -- typed settings for the stage functions, pointed at a loopback server ----------------------
+STAGE_OPTIONS = ("dry_run", "retry_parse_errors", "several_judges", "command", "out", "instructions")
+
+
+def split_stage_options(kw: dict[str, object]) -> dict[str, object]:
+    """Pop the keyword arguments that belong to the stage call, not to its settings."""
+    return {k: kw.pop(k) for k in STAGE_OPTIONS if k in kw}
+
+
+def generate_settings(base_url: str | None, model: str = "openai:m", *, completion: bool = False,
+                      engine: object = None, params: object = None, **prompt: object) -> object:
+    """GenerateSettings for `model` on `base_url`; `prompt` holds PromptSettings fields."""
+    from justeval.engine.backend_spec import BackendSpec
+    from justeval.generation.prompting import PromptSettings
+    from justeval.settings import GenerateSettings
+
+    fields: dict[str, object] = {"model": BackendSpec(spec=model, base_urls=[base_url] if base_url else [],
+                                                      endpoint="completions" if completion else "chat"),
+                                 "prompt": PromptSettings.model_validate(prompt)}
+    if engine is not None:
+        fields["engine"] = engine
+    if params is not None:
+        fields["params"] = params
+    return GenerateSettings.model_validate(fields)
+
+
+def judge_settings(base_url: str | None, judge: str, **fields: object) -> object:
+    """JudgeSettings for `judge` on `base_url`; `fields` are other JudgeSettings fields (`engine`, `params`, ...)."""
+    from justeval.engine.backend_spec import BackendSpec
+    from justeval.settings import JudgeSettings
+
+    return JudgeSettings.model_validate({"judge": BackendSpec(spec=judge, base_urls=[base_url] if base_url else []),
+                                         **fields})
+
+
+def pairwise_settings(base_url: str | None, judge: str, **fields: object) -> object:
+    from justeval.engine.backend_spec import BackendSpec
+    from justeval.settings import PairwiseSettings
+
+    return PairwiseSettings.model_validate({"judge": BackendSpec(spec=judge, base_urls=[base_url] if base_url else []),
+                                            **fields})

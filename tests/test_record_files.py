@@ -3,7 +3,6 @@ whole-file outputs never appear half written."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from justeval.errors import InputError
 from justeval.jsonl import JsonlAppender, atomic_output, read_records
 from justeval.records import Generation, Instruction, normalize_id
-from justeval.rundir import RunDir, safe_name
+from justeval.rundir import safe_name
 
 
 def test_read_records_names_file_and_line_of_a_malformed_line(tmp_path: Path) -> None:
@@ -81,23 +80,6 @@ def test_ids_from_csv_or_json_normalize_to_the_same_key(raw: object, expected: o
 def test_invalid_ids_are_rejected(raw: object) -> None:
     with pytest.raises(ValueError):
         normalize_id(raw)
-
-
-def test_run_json_merges_sections_and_records_versions(tmp_path: Path) -> None:
-    run = RunDir(tmp_path / "run").ensure()
-    run.write_meta("generate", {"model": "openai:m", "api_key_env": "OPENAI_API_KEY"})
-    run.write_meta("judge", {"judge": "openai:j"})
-    meta = json.loads(run.run_json.read_text())
-    assert meta["generate"]["model"] == "openai:m"
-    assert meta["judge"]["judge"] == "openai:j"
-    assert meta["format_version"] == 1
-    from importlib import metadata
-
-    assert meta["versions"]["justeval"]
-    # the client libraries that decide what is sent and read, as installed
-    assert meta["versions"]["openai"] == metadata.version("openai")
-    assert meta["versions"]["litellm"] == metadata.version("litellm")
-    assert meta["versions"]["datasets"] == metadata.version("datasets")
 
 
 def test_judge_file_names_are_safe_and_distinct() -> None:

@@ -14,7 +14,6 @@ from justeval.board.breakdowns import NEEDS_TAGS, BreakdownRow, model_breakdown,
 from justeval.board.diagnostics import model_diagnostics, pooled_length_correlation
 from justeval.board.loading import (
     ModelItems,
-    ModelRun,
     build_items,
     extend_aspects,
     iter_models,
@@ -36,23 +35,16 @@ class Built:
     tags: dict[ItemId, Instruction] | None
 
 
-def instruction_source(explicit: str | None, runs: Sequence[ModelRun]) -> str | None:
-    """`--instructions`, else the source recorded in a run's run.json (by `justeval generate`
-    or `justeval import`: `<section>.instructions.source`; by `justeval run`: `pipeline.instructions`)."""
+def instruction_source(explicit: str | None, run_dirs: Sequence[str | Path]) -> str | None:
+    """`--instructions`, else the source recorded in a run's run.json (by `generate`, `import`
+    or `run`)."""
     if explicit:
         return explicit
-    for run in runs:
-        meta = run.meta if isinstance(run.meta, dict) else {}
-        for section in ("generate", "import"):
-            part = meta.get(section)
-            recorded = part.get("instructions") if isinstance(part, dict) else None
-            if isinstance(recorded, dict):
-                recorded = recorded.get("source")
+    for d in run_dirs:
+        if Path(d).is_dir():
+            recorded = RunDir(d).read_manifest().instruction_source()
             if recorded:
-                return str(recorded)
-        pipeline = meta.get("pipeline")
-        if isinstance(pipeline, dict) and pipeline.get("instructions"):
-            return str(pipeline["instructions"])
+                return recorded
     return None
 
 
@@ -108,8 +100,7 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
     if settings.subset not in SUBSETS:
         raise JustevalError(f"unknown subset {settings.subset!r} (choose from {', '.join(SUBSETS)})")
     need = any(d in NEEDS_TAGS for d in by)
-    metas = [ModelRun("", str(d), [], [], RunDir(d).read_meta()) for d in run_dirs if Path(d).is_dir()]
-    source = instruction_source(instructions, metas)
+    source = instruction_source(instructions, run_dirs)
     tags = load_tags(source, required=need) if (need or want_tags) else None
     categories = CATEGORIES if settings.subset in ("all", "lite") else (settings.subset,)
     ids = lite_ids(source) if settings.subset == "lite" else None

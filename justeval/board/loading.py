@@ -87,7 +87,7 @@ def load_run_dir(path: str | Path) -> list[ModelRun]:
         raise InputError(rd.path, "no generations.jsonl and no judgments in this run directory")
     names = list(dict.fromkeys([g.generator for g in gens] + [j.generator for j in judgments]))
     return [ModelRun(name=n, source=str(rd.path), generations=[g for g in gens if g.generator == n],
-                     judgments=[j for j in judgments if j.generator == n], meta=rd.read_meta()) for n in names]
+                     judgments=[j for j in judgments if j.generator == n]) for n in names]
 
 
 def load_upstream_files(paths: Sequence[str | Path]) -> list[ModelRun]:

@@ -21,7 +21,10 @@ from justeval.cli import (  # noqa: F401  isort: skip
     leaderboard_cmd,
     review_cmd,
     run_cmd,
+    validity_cmd,
+    experiments_cmd,
 )
+from justeval.cli import tokenshift_cmd  # noqa: F401  isort: skip
 
 #: signals that stop a run the way Ctrl-C does (finished items kept, exit 128 + the signal)
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))

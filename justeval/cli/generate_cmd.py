@@ -14,23 +14,34 @@ from justeval.cli.options import (
     BaseUrlOpt,
     CacheDirOpt,
     ConcurrencyOpt,
+    ContextTokensOpt,
     DatasetOpt,
     DifficultyOpt,
+    IclFormatOpt,
+    IclPositionOpt,
     IdsOpt,
     InstructionsOpt,
+    LeakThresholdOpt,
     LimitOpt,
     MaxRetriesOpt,
     NoCacheOpt,
     NoProgressOpt,
+    NoRepeatNgramOpt,
+    ParamOpt,
+    RepetitionPenaltyOpt,
     RpmOpt,
     SampleOpt,
     SubsetOpt,
     TaskOpt,
     TimeoutOpt,
+    TokenizerOpt,
     TopicOpt,
+    TopKOpt,
     TpmOpt,
+    UrialCleanOpt,
+    UrialFormatOpt,
     command_line,
-    engine_config,
+    engine_flags,
 )
 
 ENGINE = "Engine"
@@ -75,41 +86,42 @@ def generate(
     top_p: Annotated[float | None, typer.Option("--top-p", rich_help_panel=DECODING)] = None,
     system: Annotated[str | None, typer.Option("--system", help="system message (chat), or the preamble of "
                                                "--icl-examples prompts", rich_help_panel=PROMPT)] = None,
-    urial: Annotated[str | None, typer.Option("--urial", help="URIAL prompting for base models: 'default' "
-                                              "(built in), a prompt file, or a URL", rich_help_panel=PROMPT)] = None,
+    urial: Annotated[str | None, typer.Option(
+        "--urial", help="URIAL prompting for base models: a prompt file or URL (upstream's, e.g. "
+        ".../urial_prompts/inst_1k_v4.help.txt), or 'default': justeval's own prompt, not one of URIAL's",
+        rich_help_panel=PROMPT)] = None,
     icl_examples: Annotated[Path | None, typer.Option("--icl-examples", help="jsonl of {instruction, output}: "
                                                       "in-context examples", rich_help_panel=PROMPT)] = None,
     shots: Annotated[int | None, typer.Option("--shots", min=0, help="examples per query (default: 3)",
                                               rich_help_panel=PROMPT)] = None,
-    select: Annotated[str, typer.Option("--select", help="fixed | random | similar (BM25)",
-                                        rich_help_panel=PROMPT)] = "fixed",
+    select: Annotated[str, typer.Option("--select", help="fixed | random (per item) | random-fixed (one random set "
+                                        "for all) | similar (BM25)", rich_help_panel=PROMPT)] = "fixed",
+    repetition_penalty: RepetitionPenaltyOpt = None,
+    top_k: TopKOpt = None,
+    no_repeat_ngram_size: NoRepeatNgramOpt = None,
+    param: ParamOpt = None,
+    urial_format: UrialFormatOpt = None,
+    urial_clean: UrialCleanOpt = None,
+    icl_position: IclPositionOpt = None,
+    icl_format: IclFormatOpt = None,
+    context_tokens: ContextTokensOpt = None,
+    tokenizer: TokenizerOpt = None,
+    leak_threshold: LeakThresholdOpt = None,
     no_progress: NoProgressOpt = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print calls, tokens and the most it can cost; call "
+                                          "nothing")] = False,
 ) -> None:
     """Generate one output per instruction into RUN_DIR/generations.jsonl (resumable: run the
     same command again to continue; failed items are retried)."""
-    from justeval.engine.types import GenParams
-    from justeval.errors import JustevalError
+    flags = engine_flags({name: value for name, value in locals().items() if name not in ("ctx", "out", "dry_run")})
     from justeval.generation import generate as run_generate
     from justeval.generation.report import print_generate_summary
-    from justeval.instructions import load_selection, selection_from_cli
+    from justeval.pipeline.flags import generate_from_flags
 
-    if icl_examples is None and (shots is not None or select != "fixed"):
-        raise JustevalError("--shots and --select need --icl-examples FILE")
-    source, sel = selection_from_cli(instructions, subset, dataset, task, topic, difficulty, ids, limit, sample,
-                                     seed if seed is not None else 0)
-    items = load_selection(source, sel)
-    config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
-                           no_cache=no_cache, cache_dir=cache_dir, budget=budget, no_progress=no_progress,
-                           description=f"generate {model}")
-    params = GenParams(temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed)
-    summary = run_generate(
-        model, items, out, params=params, system=system, urial=urial, icl_examples=icl_examples,
-        shots=3 if shots is None else shots, select=select,
-        seed=seed if seed is not None else 0, engine_config=config, generator_name=generator,
-        instructions_source=source, selection=sel, meta={"command": command_line(ctx)},
-        backend_options={"base_url": base_url, "api_key_env": api_key_env, "completion": completion or None})
+    flags.update(model_seed=seed, seed=seed or 0, icl_examples=str(icl_examples) if icl_examples else None)
+    summary = run_generate(generate_from_flags(None, flags), out, command=command_line(ctx), dry_run=dry_run)
     print_generate_summary(summary)
-    if summary.errors and not summary.ok and not summary.already_done:
+    if summary.nothing_usable:
         raise typer.Exit(1)  # nothing usable at all: a chained `&& justeval judge` should not go on
 
 
@@ -130,12 +142,12 @@ def import_cmd(
 
     from justeval.generation import import_outputs
     from justeval.instructions import DEFAULT_SOURCE, load_instructions
+    from justeval.instructions.load import chosen_source
     from justeval.paths import local_path
 
     items = load_instructions(instructions)
-    summary = import_outputs(file, out, items, generator=generator, overwrite=overwrite,
-                             meta={"command": command_line(ctx),
-                                   "instructions": {"source": local_path(instructions) or DEFAULT_SOURCE}})
+    summary = import_outputs(file, out, items, generator=generator, overwrite=overwrite, command=command_line(ctx),
+                             instructions_source=local_path(chosen_source(instructions)) or DEFAULT_SOURCE)
     Console().print(f"imported {summary.records} outputs of {summary.generator} ({summary.file_format}) "
                     f"into {summary.path}")
 

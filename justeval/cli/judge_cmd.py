@@ -13,14 +13,23 @@ from justeval.cli.options import (
     BaseUrlOpt,
     CacheDirOpt,
     ConcurrencyOpt,
+    DatasetOpt,
+    DifficultyOpt,
+    IdsOpt,
+    LimitOpt,
     MaxRetriesOpt,
     NoCacheOpt,
     NoProgressOpt,
     RpmOpt,
+    SampleOpt,
+    SeedOpt,
+    SubsetOpt,
+    TaskOpt,
     TimeoutOpt,
+    TopicOpt,
     TpmOpt,
     command_line,
-    engine_config,
+    engine_flags,
 )
 
 ENGINE = "Engine"
@@ -63,24 +72,28 @@ def judge(
     no_cache: NoCacheOpt = False,
     cache_dir: CacheDirOpt = None,
     no_progress: NoProgressOpt = False,
+    subset: SubsetOpt = "all",
+    dataset: DatasetOpt = None,
+    task: TaskOpt = None,
+    topic: TopicOpt = None,
+    difficulty: DifficultyOpt = None,
+    ids: IdsOpt = None,
+    limit: LimitOpt = None,
+    sample: SampleOpt = None,
+    seed: SeedOpt = 0,
 ) -> None:
     """Score every ok output in RUN_DIR with an LLM judge (resumable; re-run to continue)."""
-    from justeval.engine.types import GenParams
+    flags = engine_flags({name: value for name, value in locals().items()
+                          if name not in ("ctx", "run_dir", "judge", "retry_parse_errors", "dry_run")})
     from justeval.judging.report import print_summaries, warn_unpriced
     from justeval.judging.run import judge_many
+    from justeval.pipeline.flags import judge_from_flags
 
-    config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
-                           no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
-                           no_progress=no_progress, description="judge")
-    backend_options = {"base_url": base_url, "api_key_env": api_key_env, "timeout": timeout}
+    judges = [judge_from_flags(None, spec, flags) for spec in dict.fromkeys(judge)]
     if budget is not None and not dry_run:
-        warn_unpriced(judge, backend_options)
-    summaries = judge_many(
-        run_dir, list(dict.fromkeys(judge)), template_multi=template_multi, template_safety=template_safety,
-        judge_system=judge_system, max_words=max_words,
-        params=GenParams(temperature=temperature, max_tokens=max_tokens), engine_config=config,
-        backend_options=backend_options, dry_run=dry_run, retry_parse_errors=retry_parse_errors,
-        command=command_line(ctx))
+        warn_unpriced([j.judge for j in judges])
+    summaries = judge_many(run_dir, judges, dry_run=dry_run, retry_parse_errors=retry_parse_errors,
+                           command=command_line(ctx))
     print_summaries(summaries, dry_run=dry_run)
-    if any(s.errors for s in summaries) and not any(s.ok or s.parse_errors or s.already_done for s in summaries):
+    if summaries and all(s.nothing_usable for s in summaries):
         raise typer.Exit(1)  # every call failed: nothing was judged

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -64,6 +64,42 @@ CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="call cach
 NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="no progress bar", rich_help_panel=ENGINE)]
 
 
+# -- decoding and prompt options of a model (generate and run) --------------------------------
+DECODING = "Decoding"
+PROMPT = "Prompt"
+
+RepetitionPenaltyOpt = Annotated[float | None, typer.Option("--repetition-penalty", help="penalise repeated tokens "
+                                                            "(>1; vLLM, TGI, hf: - URIAL's published rows use 1.1)",
+                                                            rich_help_panel=DECODING)]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", help="sample from the K most likely tokens",
+                                             rich_help_panel=DECODING)]
+NoRepeatNgramOpt = Annotated[int | None, typer.Option("--no-repeat-ngram-size", help="never repeat an n-gram of this "
+                                                      "size (hf:, TGI; vLLM ignores it)", rich_help_panel=DECODING)]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="KEY=VALUE sent to the server as an extra body "
+                                                    "field (JSON values; repeatable), e.g. --param min_p=0.05",
+                                                    rich_help_panel=DECODING)]
+UrialFormatOpt = Annotated[str | None, typer.Option("--urial-format", help="auto | backticks | v5 | v6: how the query "
+                                                    "follows the URIAL prompt (auto: as upstream picks it by the "
+                                                    "prompt's version)", rich_help_panel=PROMPT)]
+UrialCleanOpt = Annotated[str | None, typer.Option("--urial-clean", help="fences (keep code blocks) | upstream (remove "
+                                                   "every triple backtick, as URIAL's code does)",
+                                                   rich_help_panel=PROMPT)]
+IclPositionOpt = Annotated[str | None, typer.Option("--icl-position", help="before | after: your examples before the "
+                                                    "URIAL prompt's own (before, as in 2405.19874) or after",
+                                                    rich_help_panel=PROMPT)]
+IclFormatOpt = Annotated[str | None, typer.Option("--icl-format", help="auto | completion | chat: K-shot as one "
+                                                  "completion prompt, or as chat turns (auto: by the endpoint)",
+                                                  rich_help_panel=PROMPT)]
+ContextTokensOpt = Annotated[int | None, typer.Option("--context-tokens", help="drop examples until prompt + "
+                                                      "--max-tokens fit this many tokens", rich_help_panel=PROMPT)]
+TokenizerOpt = Annotated[str | None, typer.Option("--tokenizer", help="tokenizer (hub id or folder) that counts "
+                                                  "--context-tokens (default: an hf: model's own, else an estimate)",
+                                                  rich_help_panel=PROMPT)]
+LeakThresholdOpt = Annotated[float | None, typer.Option("--leak-threshold", help="skip examples this similar to the "
+                                                        "query (0-1 word overlap; default 0.9)",
+                                                        rich_help_panel=PROMPT)]
+
+
 def engine_config(*, concurrency: int, rpm: float | None, tpm: float | None, timeout: float, max_retries: int,
                   no_cache: bool, cache_dir: Path | None, no_progress: bool, budget: float | None = None,
                   parse_retries: int = 0, description: str = "calls") -> EngineConfig:
@@ -73,6 +109,17 @@ def engine_config(*, concurrency: int, rpm: float | None, tpm: float | None, tim
     return EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
                         cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
                         progress=not no_progress, description=description)
+
+
+def engine_flags(values: dict[str, Any]) -> dict[str, Any]:
+    """A command's parameters as settings flags: the negative switches (`--no-cache`,
+    `--no-progress`) become `cache` / `progress`."""
+    flags = dict(values)
+    if "no_cache" in flags:
+        flags["cache"] = not flags.pop("no_cache")
+    if "no_progress" in flags:
+        flags["progress"] = not flags.pop("no_progress")
+    return flags
 
 
 def command_line(ctx: typer.Context) -> str:

@@ -21,6 +21,7 @@ from justeval.cli.options import (
     RpmOpt,
     TimeoutOpt,
     TpmOpt,
+    command_line,
     engine_config,
 )
 
@@ -33,6 +34,7 @@ def _split(values: list[str] | None) -> list[str]:
 
 @app.command("pairwise")
 def pairwise(
+    ctx: typer.Context,
     run_a: Annotated[Path, typer.Argument(help="run directory of model A")],
     run_b: Annotated[Path, typer.Argument(help="run directory of model B")],
     judge: Annotated[str, typer.Option("--judge", help="judge model spec KIND:MODEL")],
@@ -64,17 +66,21 @@ def pairwise(
     seed: Annotated[int, typer.Option("--seed", help="bootstrap seed")] = 0,
 ) -> None:
     """Compare two runs item by item with an LLM judge, in both orders (resumable)."""
+    from justeval.engine.backend_spec import BackendSpec
     from justeval.engine.types import GenParams
     from justeval.review.pairwise import pairwise_run
     from justeval.review.pairwise_report import print_pairwise
+    from justeval.settings import PairwiseSettings
 
-    config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
-                           no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
-                           no_progress=no_progress, description="pairwise")
-    summary = pairwise_run(run_a, run_b, judge, template=template, aspects=_split(aspects), out=out, ids=ids,
-                           limit=limit, params=GenParams(temperature=temperature, max_tokens=max_tokens),
-                           engine_config=config, backend_options={"base_url": base_url, "api_key_env": api_key_env},
-                           retry_parse_errors=retry_parse_errors)
+    settings = PairwiseSettings(
+        judge=BackendSpec(spec=judge, base_urls=base_url, api_key_env=api_key_env), template=template,
+        aspects=aspects or [], params=GenParams(temperature=temperature, max_tokens=max_tokens),
+        engine=engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
+                             no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
+                             no_progress=no_progress),
+        ids=ids, limit=limit)
+    summary = pairwise_run(run_a, run_b, settings, out=out, retry_parse_errors=retry_parse_errors,
+                           command=command_line(ctx))
     print_pairwise(summary, seed=seed)
 
 

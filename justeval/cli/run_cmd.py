@@ -10,14 +10,25 @@ import typer
 
 from justeval.cli.app import app
 from justeval.cli.options import (
+    ContextTokensOpt,
     DatasetOpt,
     DifficultyOpt,
+    IclFormatOpt,
+    IclPositionOpt,
     IdsOpt,
     InstructionsOpt,
+    LeakThresholdOpt,
     LimitOpt,
+    NoRepeatNgramOpt,
+    ParamOpt,
+    RepetitionPenaltyOpt,
     SampleOpt,
     TaskOpt,
+    TokenizerOpt,
     TopicOpt,
+    TopKOpt,
+    UrialCleanOpt,
+    UrialFormatOpt,
     command_line,
 )
 
@@ -58,12 +69,25 @@ def run(
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", rich_help_panel=G)] = None,
     top_p: Annotated[float | None, typer.Option("--top-p", rich_help_panel=G)] = None,
     system: Annotated[str | None, typer.Option("--system", help="system message", rich_help_panel=G)] = None,
-    urial: Annotated[str | None, typer.Option("--urial", help="URIAL prompt: default, a file or URL",
-                                              rich_help_panel=G)] = None,
+    urial: Annotated[str | None, typer.Option(
+        "--urial", help="URIAL prompting for base models: a prompt file or URL (upstream's, e.g. "
+        ".../urial_prompts/inst_1k_v4.help.txt), or 'default': justeval's own prompt, not one of URIAL's",
+        rich_help_panel=G)] = None,
     icl_examples: Annotated[str | None, typer.Option("--icl-examples", rich_help_panel=G)] = None,
     shots: Annotated[int | None, typer.Option("--shots", rich_help_panel=G)] = None,
-    select: Annotated[str | None, typer.Option("--select", help="fixed | random | similar",
+    select: Annotated[str | None, typer.Option("--select", help="fixed | random | random-fixed | similar",
                                                rich_help_panel=G)] = None,
+    repetition_penalty: RepetitionPenaltyOpt = None,
+    top_k: TopKOpt = None,
+    no_repeat_ngram_size: NoRepeatNgramOpt = None,
+    param: ParamOpt = None,
+    urial_format: UrialFormatOpt = None,
+    urial_clean: UrialCleanOpt = None,
+    icl_position: IclPositionOpt = None,
+    icl_format: IclFormatOpt = None,
+    context_tokens: ContextTokensOpt = None,
+    tokenizer: TokenizerOpt = None,
+    leak_threshold: LeakThresholdOpt = None,
     judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", rich_help_panel=J)] = None,
     judge_api_key_env: Annotated[str | None, typer.Option("--judge-api-key-env", rich_help_panel=J)] = None,
     template_multi: Annotated[str | None, typer.Option("--template-multi", rich_help_panel=J)] = None,
@@ -87,23 +111,42 @@ def run(
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", rich_help_panel=E)] = None,
     bootstrap: Annotated[int | None, typer.Option("--bootstrap", rich_help_panel="Leaderboard")] = None,
     na_as: Annotated[float | None, typer.Option("--na-as", rich_help_panel="Leaderboard")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print each stage's calls, tokens and cost (answers "
+                                          "not made yet counted at --max-tokens); call nothing")] = False,
 ) -> None:
     """Instructions -> generation -> judging -> leaderboard, resumable, in one command."""
-    given = {name: value for name, value in locals().items() if name not in ("config", "ctx")}  # None = not given
+    given = {name: value for name, value in locals().items()
+             if name not in ("config", "ctx", "dry_run")}  # None = not given
     from justeval.board.render import rich_renderable
     from justeval.console import console as make_console
     from justeval.generation.report import print_generate_summary
     from justeval.judging.report import print_summaries
-    from justeval.pipeline import read_config_file, resolve_config, run_pipeline
+    from justeval.pipeline import resolve_run_settings, run_pipeline
 
     if given.get("out") is not None:
         given["out"] = str(given["out"])
-    file_values = read_config_file(config) if config else {}
-    cfg = resolve_config(file_values, given, source=config)
-    result = run_pipeline(cfg, command=command_line(ctx))
+    settings, foreign = resolve_run_settings(config, given)
+    if foreign:
+        from justeval.pipeline.trust import describe
+
+        notes = make_console(stderr=True)
+        notes.print(f"[yellow]note:[/] {config} was not written by a run on this machine; it will use:", soft_wrap=True)
+        for line in describe(settings):
+            notes.print(f"  {line}", soft_wrap=True, markup=False)
+    if dry_run:
+        result = run_pipeline(settings, dry_run=True)
+        print_generate_summary(result.generation)
+        print_summaries(result.judging, dry_run=True)
+        return
+    result = run_pipeline(settings, command=command_line(ctx))
     notes = make_console(stderr=True)  # what each stage did and spent, apart from the table on stdout
     print_generate_summary(result.generation, console=notes)
-    print_summaries(result.judging, dry_run=False, console=notes)
+    if result.judging:
+        print_summaries(result.judging, dry_run=False, console=notes)
+    if result.stopped_after is not None:
+        notes.print(f"[red]stopped:[/] no usable {result.stopped_after} (every call failed, see above); "
+                    "fix the cause and run the same command again")
+        raise typer.Exit(1)
     console = make_console()
     several = len(result.leaderboards) > 1
     for name, built in result.leaderboards.items():

@@ -91,7 +91,10 @@ class BackendSpec(BaseModel):
         if not isinstance(value, (list, tuple)):
             return value
         urls = [part for item in value for part in str(item).split(",") if part.strip()]
-        return list(dict.fromkeys(check_base_url(u) for u in urls))
+        try:
+            return list(dict.fromkeys(check_base_url(u) for u in urls))
+        except UsageError as exc:  # as a validation error, so the message names the option
+            raise ValueError(str(exc)) from exc
 
     @field_validator("api_key_env")
     @classmethod

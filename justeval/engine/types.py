@@ -7,10 +7,11 @@ A backend turns `messages + params` into `text + usage`. Everything around the c
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from justeval.records import Usage
 
@@ -22,10 +23,21 @@ class Message(BaseModel):
     content: str
 
 
-class GenParams(BaseModel):
-    """Decoding parameters; part of the cache key."""
+#: Body fields a caller may not set through `GenParams.extra`: justeval sets them itself
+#: (model, prompt, messages), reads one reply object (stream), or has a typed field for them.
+RESERVED_BODY_FIELDS = frozenset({"model", "prompt", "messages", "stream", "stream_options",
+                                  "max_completion_tokens", "extra"})
 
-    model_config = ConfigDict(extra="forbid")
+
+class GenParams(BaseModel):
+    """Decoding parameters; part of the cache key.
+
+    The fields below `response_format` are the sampling options of open-weight servers (vLLM,
+    TGI) and of transformers that the OpenAI API does not have; `extra` carries any other body
+    field a server accepts (`--param KEY=VALUE`). Which backend sends what is documented at
+    `openai_backend.build_payload`; the hf backend maps them to transformers' arguments."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     temperature: float | None = None
     max_tokens: int | None = None
@@ -33,6 +45,62 @@ class GenParams(BaseModel):
     stop: list[str] | None = None
     seed: int | None = None
     response_format: dict[str, Any] | None = None
+    # -- scoring a given text (token-shift analysis); completions endpoint only --------------
+    echo: bool | None = None
+    """Return the prompt's own tokens, with their logprobs, before the reply's (OpenAI `echo`)."""
+    logprobs: int | None = None
+    """Log-probability of each token and this many top alternatives (OpenAI `logprobs`)."""
+    prompt_logprobs: int | None = None
+    """vLLM's `prompt_logprobs`: each prompt token's logprob and rank, and this many top alternatives."""
+    prompt_token_ids: list[int] | None = None
+    """Send these token ids as the prompt instead of the text (which stays in `Request.prompt`
+    for estimates and logs), so the server scores exactly the tokens the caller tokenized."""
+
+    repetition_penalty: float | None = Field(None, gt=0)
+    """Penalty on tokens already present, 1.0 = none (`--repetition-penalty`; URIAL uses 1.1 for
+    its just-eval rows, 1.15 for MT-bench)."""
+
+    top_k: int | None = Field(None, ge=-1)
+    """Sample from the K most likely tokens only; 0 or -1: all of them (`--top-k`)."""
+
+    no_repeat_ngram_size: int | None = Field(None, ge=0)
+    """Never repeat an n-gram of this size (`--no-repeat-ngram-size`; transformers has it, vLLM not)."""
+
+    n: int | None = Field(None, ge=1)
+    """Completions per request (`--n`); a generation record holds one output, so generate takes 1."""
+
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Further body fields sent to the server as they are, e.g. vLLM's `min_p` (`--param KEY=VALUE`)."""
+
+    @field_validator("extra")
+    @classmethod
+    def _extra_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        typed = set(cls.model_fields)
+        for key in value:
+            if key in typed:
+                raise ValueError(f"{key!r} has its own option (--{key.replace('_', '-')}); do not pass it as --param")
+            if key in RESERVED_BODY_FIELDS:
+                raise ValueError(f"{key!r} is set by justeval itself and cannot be passed as --param")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"--param values must be JSON: {exc}") from exc
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_unset_additions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The dump (and so the cache key) leaves out the options added after the first release
+        while they hold their defaults: replies cached before they existed still match."""
+        data: dict[str, Any] = handler(self)
+        for name in _ADDED_FIELDS:
+            if name in data and data[name] in (None, {}):
+                del data[name]
+        return data
+
+
+#: GenParams fields added after 0.1, left out of its dump while unset (see `_without_unset_additions`)
+_ADDED_FIELDS = ("repetition_penalty", "top_k", "no_repeat_ngram_size", "n", "extra", "echo", "logprobs",
+                 "prompt_logprobs", "prompt_token_ids")
 
 
 class Request(BaseModel):
@@ -47,11 +115,35 @@ class Request(BaseModel):
     params: GenParams = Field(default_factory=GenParams)
 
 
+class TopLogprob(BaseModel):
+    """One candidate token at a position: its text, log-probability, and where the server says
+    them, its id and rank (1 = most likely)."""
+
+    token: str
+    logprob: float
+    token_id: int | None = None
+    rank: int | None = None
+
+
+class TokenLogprob(BaseModel):
+    """One token of a reply (or, with `echo`, of the prompt): its logprob (None where the server
+    has no prediction, e.g. the first prompt token) and the top alternatives it returned."""
+
+    token: str
+    logprob: float | None = None
+    top: list[TopLogprob] = Field(default_factory=list)
+
+
 class Completion(BaseModel):
     text: str
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str | None = None
     model: str | None = None
+    logprobs: list[TokenLogprob] | None = None
+    """Per token, as the server returned them (`logprobs`); with `echo` the prompt's tokens come first."""
+    prompt_logprobs: list[list[TopLogprob] | None] | None = None
+    """vLLM's `prompt_logprobs`: per prompt token, the entries returned (the token itself and the top
+    alternatives, each with id and rank); None at a position without a prediction (the first)."""
 
 
 class BackendError(Exception):

@@ -73,9 +73,10 @@ def read_output_file(path: Path) -> tuple[str, list[Row]]:
 
 
 def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Instruction], *,
-                   generator: str | None = None, overwrite: bool = False,
-                   meta: dict[str, Any] | None = None) -> ImportSummary:
-    """Match the records of `file` to `instructions` and write them as `generations.jsonl`."""
+                   generator: str | None = None, overwrite: bool = False, command: str | None = None,
+                   instructions_source: str | None = None) -> ImportSummary:
+    """Match the records of `file` to `instructions` and write them as `generations.jsonl`;
+    `instructions_source` (where `instructions` came from) and `command` go into run.json."""
     path = Path(file)
     rd = RunDir(out_dir)
     if rd.generations.exists() and rd.generations.stat().st_size > 0 and not overwrite:
@@ -129,9 +130,10 @@ def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Ins
     rd.ensure()
     write_jsonl(rd.generations, gens, private=True)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    rd.write_meta("import", {**(meta or {}), "file": str(path.resolve()), "sha256": digest,
-                             "format": file_format, "generator": generator, "records": len(gens),
-                             "not_in_set": len(left_out)})
+    from justeval.manifest import ImportSection
+
+    rd.record("import", ImportSection(command=command, file=str(path.resolve()), sha256=digest, format=file_format,
+                                      generator=generator, records=len(gens), instructions=instructions_source))
     return ImportSummary(path=rd.generations, generator=generator, records=len(gens), file_format=file_format,
                          not_in_set=len(left_out))
 

@@ -281,9 +281,21 @@ def load_hub(name: str, split: str = DEFAULT_SPLIT) -> list[Instruction]:
     return _check(((None, i, r) for i, r in enumerate(rows)), f"hf:{name}")
 
 
+def chosen_source(source: str | Path | None) -> str | Path | None:
+    """The source a command uses: the one given, else $JUSTEVAL_INSTRUCTIONS (a local copy or a
+    hub id to use by default, e.g. offline), else None: the published set on the hub."""
+    import os
+
+    if source is not None and str(source).strip():
+        return source
+    return os.environ.get("JUSTEVAL_INSTRUCTIONS") or None
+
+
 def load_instructions(source: str | Path | None = None) -> list[Instruction]:
-    """Load instructions from a hub dataset id (default: the published 1,000) or a local file/folder."""
-    if source is None or str(source).strip() == "":
+    """Load instructions from a hub dataset id (default: the published 1,000, or
+    $JUSTEVAL_INSTRUCTIONS) or a local file/folder."""
+    source = chosen_source(source)
+    if source is None:
         return load_hub(DEFAULT_SOURCE)
     local = resolve_local(source)
     if local is not None:

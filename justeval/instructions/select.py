@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from justeval.errors import InputError, UsageError
 from justeval.fetch import fetch_json
@@ -22,20 +23,67 @@ SUBSETS = ("all", "regular", "safety", "lite")
 LITE_KEYS = ("lite_regular_ids", "lite_safety_ids")
 
 
-@dataclass
-class Selection:
-    """Which items a command works on; the fields mirror the shared CLI options."""
+class Selection(BaseModel):
+    """Which items a command works on: the shared selection options (`--subset`, `--dataset`,
+    `--task`, `--topic`, `--difficulty`, `--ids`, `--limit`, `--sample`, `--seed`), applied by
+    `select` in that order. Repeatable options also accept comma-separated values."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     subset: str = "all"
+    """regular | safety | lite | all (`--subset`)."""
+
     datasets: list[str] | None = None
+    """Keep these datasets or source families (`--dataset`)."""
+
     tasks: list[str] | None = None
+    """Keep items with one of these task types (`--task`)."""
+
     topics: list[str] | None = None
+    """Keep items with one of these topics (`--topic`)."""
+
     difficulties: list[str] | None = None
+    """Keep items of these difficulties (`--difficulty`)."""
+
     ids: str | None = None
-    limit: int | None = None
-    sample: int | None = None
+    """Ids and inclusive ranges, e.g. `0-99,800,805` (`--ids`)."""
+
+    limit: int | None = Field(None, ge=0)
+    """The first N items after filtering (`--limit`)."""
+
+    sample: int | None = Field(None, ge=0)
+    """N items drawn at random after filtering (`--sample`, seeded by `seed`)."""
+
     seed: int = 0
-    lite_ids: str | Path | None = None
+    """Seed of `sample` (`--seed`)."""
+
+    lite_ids: str | None = None
+    """A file with the lite subset's ids, instead of the one beside the instructions."""
+
+    @field_validator("subset", mode="before")
+    @classmethod
+    def _subset(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("datasets", "tasks", "topics", "difficulties", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)):
+            return _values(value) or None
+        return value
+
+    @field_validator("lite_ids", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, Path) else value
+
+    def is_everything(self) -> bool:
+        """True when nothing is filtered out."""
+        return self == Selection(seed=self.seed)
 
 
 def _read_lite(data: Any, where: str | Path) -> set[ItemId]:
@@ -149,6 +197,9 @@ def _known_tags(instructions: Sequence[Instruction], attr: str) -> set[str]:
 
 def load_selection(source: str | Path | None, selection: Selection) -> list[Instruction]:
     """Load `source` and apply `selection` (the lite ids come from beside the source)."""
+    from justeval.instructions.load import chosen_source
+
+    source = chosen_source(source)
     return select(load_instructions(source), selection, source=source)
 
 
@@ -156,8 +207,6 @@ def selection_from_cli(instructions: str | None, subset: str = "all", dataset: l
                        task: list[str] | None = None, topic: list[str] | None = None,
                        difficulty: list[str] | None = None, ids: str | None = None, limit: int | None = None,
                        sample: int | None = None, seed: int = 0) -> tuple[str | None, Selection]:
-    """Turn the shared CLI options into (source, Selection); repeatable options may hold commas."""
-    sel = Selection(subset=subset.strip().lower(), datasets=_values(dataset) or None, tasks=_values(task) or None,
-                    topics=_values(topic) or None, difficulties=_values(difficulty) or None,
-                    ids=ids, limit=limit, sample=sample, seed=seed)
-    return instructions, sel
+    """The shared CLI options as (instruction source, Selection)."""
+    return instructions, Selection(subset=subset, datasets=dataset, tasks=task, topics=topic, difficulties=difficulty,
+                                   ids=ids, limit=limit, sample=sample, seed=seed)

@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from justeval.console import commonest
 from justeval.console import console as make_console
 from justeval.engine.pricing import cost_text
 from justeval.judging.run import JudgeSummary
 
+if TYPE_CHECKING:
+    from justeval.engine.backend_spec import BackendSpec
 
-def warn_unpriced(judges: Sequence[str], backend_options: dict[str, Any], console: Console | None = None) -> None:
+
+def warn_unpriced(judges: Sequence[BackendSpec], console: Console | None = None) -> None:
     """A budget cannot stop a judge whose price is unknown: say so before spending."""
     from justeval.engine.pricing import estimate_cost
     from justeval.judging.run import backend_pricer
 
     console = console or make_console(stderr=True)
     for judge in judges:
-        pricer = backend_pricer(judge, backend_options)
-        price = pricer(1000, 1000) if pricer is not None else estimate_cost(judge, 1000, 1000)
+        pricer = backend_pricer(judge)
+        price = pricer(1000, 1000) if pricer is not None else estimate_cost(judge.spec, 1000, 1000)
         if price is None:
-            console.print(f"[yellow]warning:[/] no price known for {judge}: --budget cannot limit its calls",
+            console.print(f"[yellow]warning:[/] no price known for {judge.spec}: --budget cannot limit its calls",
                           soft_wrap=True)
 
 
@@ -50,13 +54,16 @@ def print_summaries(summaries: Sequence[JudgeSummary], *, dry_run: bool, console
     for col in ("judge", "ok", "parse_error", "error", "cached", "resumed", "not sent (budget)", "cost", "file"):
         table.add_column(col, justify="left" if col in ("judge", "file") else "right")
     for s in summaries:
-        table.add_row(s.judge, str(s.ok), str(s.parse_errors), str(s.errors), str(s.cached), str(s.already_done),
-                      str(s.skipped_budget), cost_text(s.cost_usd, s.unpriced_calls), str(s.path))
+        e = s.engine
+        table.add_row(s.judge, str(e.ok), str(e.parse_errors), str(e.errors), str(e.cached), str(s.already_done),
+                      str(e.skipped_budget), cost_text(e.cost_usd, e.unpriced_calls), str(s.path))
     console.print(table)
-    if any(s.stopped_by_budget for s in summaries):
+    if any(s.engine.stopped_by_budget for s in summaries):
         console.print("[yellow]budget reached:[/] finished judgments are saved; run again (with a new --budget) "
                       "to continue")
-    if any(s.errors for s in summaries):
-        console.print("some calls failed (status error); run the same command again to retry them")
+    for s in summaries:
+        if s.engine.errors:
+            console.print(f"[yellow]{s.engine.errors} call(s) of {s.judge} failed[/]: {commonest(s.error_reasons)}; "
+                          "run the same command again to retry them", soft_wrap=True)
     if any(s.skipped_generations for s in summaries):
         console.print(f"{summaries[0].skipped_generations} generation(s) not ok were not judged")

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from justeval.engine.engine import CallResult, Engine, EngineConfig
-from justeval.engine.types import Backend, Completion, GenParams, Request
+from justeval.engine.engine import CallResult, Engine, RunSummary
+from justeval.engine.types import Backend, Completion, Request
 from justeval.errors import JustevalError
 from justeval.jsonl import JsonlAppender
 from justeval.judging.estimate import CostEstimate, Pricer, estimate_calls
@@ -40,38 +41,62 @@ from justeval.judging.prompts import JudgeItem, JudgeTemplates, build_item
 from justeval.records import Generation, ItemId, Judgment, TemplateRef, Usage
 from justeval.rundir import RunDir
 
-DEFAULT_PARAMS = GenParams(temperature=0.0, max_tokens=1024)
+if TYPE_CHECKING:
+    from justeval.engine.backend_spec import BackendSpec
+    from justeval.engine.config import EngineConfig
+    from justeval.instructions import Selection
+    from justeval.settings import JudgeSettings
 
 
 @dataclass
 class JudgeSummary:
+    """What one judge did in one invocation; the calls themselves are the engine's `engine`."""
+
     judge: str
     path: Path
-    items: int = 0              # ok generations in the run
+    items: int = 0              # ok generations selected
     already_done: int = 0       # skipped: judged before (resume)
     to_do: int = 0              # calls planned in this invocation
-    ok: int = 0
-    parse_errors: int = 0
-    errors: int = 0
-    cached: int = 0
-    skipped_budget: int = 0
     skipped_generations: int = 0  # generations not `ok` (nothing to judge)
-    cost_usd: float = 0.0
-    unpriced_calls: int = 0       # calls with no known price (their cost is not in cost_usd)
-    stopped_by_budget: bool = False
-    wall_s: float = 0.0
+    engine: RunSummary = field(default_factory=RunSummary)
     estimate: CostEstimate | None = None
     templates: dict[str, TemplateRef] = field(default_factory=dict)
+    error_reasons: Counter[str] = field(default_factory=Counter)  # failure message -> items
+
+    @property
+    def nothing_usable(self) -> bool:
+        """Every call failed and nothing was judged before."""
+        e = self.engine
+        return e.errors > 0 and e.ok == 0 and e.parse_errors == 0 and self.already_done == 0
 
 
 def latest_generations(rd: RunDir) -> tuple[list[Generation], int]:
     """The `ok` generations to judge (the last line wins when an id repeats) and the number
     of ids whose latest generation is not usable."""
-    if not rd.generations.exists():
-        rd.load_generations()  # raises the one-line "no generations" error
     latest = rd.latest_generations()
-    usable = list(rd.ok_generations().values()) if latest else []
+    usable = [g for g in latest.values() if g.status == "ok" and g.output is not None]
     return usable, len(latest) - len(usable)
+
+
+def selected(rd: RunDir, gens: list[Generation], selection: Selection) -> list[Generation]:
+    """The generations the selection options keep. Tags (task, topic, difficulty) and the lite
+    ids come from the instruction source the run recorded."""
+    if selection.is_everything():
+        return gens
+    from justeval.instructions import select
+    from justeval.records import Instruction
+
+    needs_source = selection.subset == "lite" or bool(selection.tasks or selection.topics or selection.difficulties)
+    source = rd.read_manifest().instruction_source() if needs_source else None
+    tags: dict[ItemId, Instruction] = {}
+    if selection.tasks or selection.topics or selection.difficulties:
+        from justeval.instructions import load_instructions
+
+        tags = {inst.id: inst for inst in load_instructions(source)}
+    items = [tags.get(g.id) or Instruction(id=g.id, instruction=g.instruction, dataset=g.dataset,
+                                           category=g.category) for g in gens]
+    keep = {inst.id for inst in select(items, selection, source=source)}
+    return [g for g in gens if g.id in keep]
 
 
 def done_keys(rd: RunDir, judge: str, *, retry_parse_errors: bool) -> set[tuple[ItemId, str]]:
@@ -83,87 +108,98 @@ def done_keys(rd: RunDir, judge: str, *, retry_parse_errors: bool) -> set[tuple[
     return {key for key, status in last.items() if status in keep}
 
 
-def judge_run(run_dir: str | Path, judge_spec: str, *, template_multi: str | None = None,
-              template_safety: str | None = None, judge_system: str | None = None, max_words: int = -1,
-              params: GenParams | None = None, engine_config: EngineConfig | None = None,
-              backend_options: dict[str, Any] | None = None, several_judges: bool = False,
-              dry_run: bool = False, retry_parse_errors: bool = False, command: str | None = None) -> JudgeSummary:
-    """Judge every `ok` generation in `run_dir` with `judge_spec`; see the module docstring."""
+def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: bool = False, dry_run: bool = False,
+              retry_parse_errors: bool = False, command: str | None = None,
+              planned: Sequence[Generation] = ()) -> JudgeSummary:
+    """Judge every selected `ok` generation in `run_dir` as `settings` say; see the module docstring.
+
+    `planned` (dry runs only) are generations not made yet, estimated as if they were there."""
+    from justeval.manifest import JudgeSection, TemplateInfo
+
     rd = RunDir(run_dir)
-    templates = JudgeTemplates.load(template_multi, template_safety)
-    params = params or DEFAULT_PARAMS
-    config = engine_config or EngineConfig()
-    out_path = rd.judgments_path(judge_spec, several=several_judges)
-    summary = JudgeSummary(judge=judge_spec, path=out_path, templates={
-        "regular": TemplateRef(name=templates.regular.name, hash=templates.regular.hash),
-        "safety": TemplateRef(name=templates.safety.name, hash=templates.safety.hash)})
+    settings = settings.absolute()
+    spec = settings.judge.spec
+    templates = JudgeTemplates.load(settings.template_multi, settings.template_safety)
+    out_path = rd.judgments_path(spec, several=several_judges)
+    by_category = (("regular", templates.regular), ("safety", templates.safety))
+    summary = JudgeSummary(judge=spec, path=out_path,
+                           templates={c: TemplateRef(name=t.name, hash=t.hash) for c, t in by_category})
+    if not rd.generations.exists() and not (dry_run and planned):
+        rd.load_generations()  # raises the one-line "no generations" error
     gens, summary.skipped_generations = latest_generations(rd)
+    if planned:
+        have = {g.id for g in gens}
+        gens += [g for g in planned if g.id not in have]
+    gens = selected(rd, gens, settings.selection)
     summary.items = len(gens)
-    done = done_keys(rd, judge_spec, retry_parse_errors=retry_parse_errors)
+    done = done_keys(rd, spec, retry_parse_errors=retry_parse_errors)
     todo = [g for g in gens if (g.id, templates.for_category(g.category).hash) not in done]
     summary.already_done = len(gens) - len(todo)
     summary.to_do = len(todo)
+    config = settings.engine.but(description=f"judge {spec}")
 
     if dry_run:
         # the schema sent with our own templates counts as prompt tokens; without a usable
         # backend here (no key yet), assume it will take structured output, as most do, and
         # price by the judge's list price
-        try:
-            planned: Backend | None = _make_backend(judge_spec, backend_options or {})
-        except JustevalError:
-            planned = None
-        items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
-                            structured=planned.supports_response_format() if planned else True) for g in todo]
-        summary.estimate = estimate_calls(items, judge_spec, max_tokens=params.max_tokens,
-                                          price=_pricer(planned) if planned else None)
+        backend = buildable(settings.judge, config)
+        items = [build_item(g, templates, params=settings.params, judge_system=settings.judge_system,
+                            max_words=settings.max_words,
+                            structured=backend.supports_response_format() if backend else True) for g in todo]
+        summary.estimate = estimate_calls(items, spec, max_tokens=settings.params.max_tokens,
+                                          price=_pricer(backend) if backend else None)
         return summary
     if not todo:
         return summary
 
-    backend = _make_backend(judge_spec, backend_options or {})
+    backend = settings.judge.build(timeout_s=config.timeout_s)
     structured = backend.supports_response_format()
-    items = [build_item(g, templates, params=params, judge_system=judge_system, max_words=max_words,
-                        structured=structured) for g in todo]
-    _write_meta(rd, judge_spec, templates, judge_system, max_words, params, config, backend_options or {}, command)
+    items = [build_item(g, templates, params=settings.params, judge_system=settings.judge_system,
+                        max_words=settings.max_words, structured=structured) for g in todo]
+    rd.record("judging", JudgeSection(command=command, settings=settings, templates={
+        c: TemplateInfo(name=t.name, hash=t.hash, source=t.source, upstream=t.upstream) for c, t in by_category}),
+        key=spec)
     started = time.perf_counter()
     with JsonlAppender(out_path) as appender:
-        asyncio.run(_judge_items(backend, config, items, judge_spec, appender, summary))
-    summary.wall_s = time.perf_counter() - started
+        summary.engine = asyncio.run(_judge_items(backend, config, items, spec, appender, summary.error_reasons))
+    summary.engine.wall_s = time.perf_counter() - started
     return summary
 
 
-def judge_many(run_dir: str | Path, judges: Sequence[str], **options: Any) -> list[JudgeSummary]:
-    """Several judges on one run, one file each; a budget is shared across all of them."""
-    several = len(judges) > 1
-    config: EngineConfig = options.pop("engine_config", None) or EngineConfig()
+def judge_many(run_dir: str | Path, judges: Sequence[JudgeSettings], *, dry_run: bool = False,
+               retry_parse_errors: bool = False, command: str | None = None,
+               planned: Sequence[Generation] = ()) -> list[JudgeSummary]:
+    """Several judges on one run, one file each; the first judge's budget is shared by all of them."""
+    several = len({j.judge.spec for j in judges}) > 1
+    budget = judges[0].engine.budget_usd if judges else None
     summaries: list[JudgeSummary] = []
     spent = 0.0
-    for judge in judges:
-        cfg = config
-        if config.budget_usd is not None:
-            cfg = config.but(budget_usd=max(0.0, config.budget_usd - spent))
-        summary = judge_run(run_dir, judge, engine_config=cfg, several_judges=several, **options)
-        spent += summary.cost_usd
+    for settings in judges:
+        if budget is not None:
+            settings = settings.model_copy(update={"engine": settings.engine.but(budget_usd=max(0.0, budget - spent))})
+        summary = judge_run(run_dir, settings, several_judges=several, dry_run=dry_run,
+                            retry_parse_errors=retry_parse_errors, command=command, planned=planned)
+        spent += summary.engine.cost_usd
         summaries.append(summary)
     return summaries
 
 
-def _make_backend(spec: str, options: dict[str, Any]) -> Backend:
-    from justeval.engine.backend_spec import BackendSpec
-
-    opts = {k: v for k, v in options.items() if v is not None}
-    endpoint = "completions" if opts.get("completion") else "chat"
-    return BackendSpec(spec=spec, base_urls=opts.get("base_url"), api_key_env=opts.get("api_key_env"),
-                       endpoint=endpoint).build(timeout_s=opts.get("timeout"))
-
-
-def backend_pricer(spec: str, options: dict[str, Any]) -> Pricer | None:
-    """Price estimates as the backend will charge them (a self-hosted server has no price);
-    None (list price by name) when the backend cannot be set up here, e.g. no API key yet."""
+def buildable(spec: BackendSpec, config: EngineConfig) -> Backend | None:
+    """The backend, or None when it cannot be set up here (no API key yet): estimates then use
+    list prices by name."""
     try:
-        return _pricer(_make_backend(spec, options))
+        return spec.build(timeout_s=config.timeout_s)
     except JustevalError:
         return None
+
+
+def backend_pricer(spec: BackendSpec) -> Pricer | None:
+    """Price estimates as the backend will charge them (a self-hosted server has no price);
+    None (list price by name) when the backend cannot be set up here, e.g. no API key yet."""
+    from justeval.engine.config import EngineConfig
+
+    backend = buildable(spec, EngineConfig())
+    return _pricer(backend) if backend is not None else None
 
 
 def _pricer(backend: Backend) -> Pricer:
@@ -171,27 +207,21 @@ def _pricer(backend: Backend) -> Pricer:
 
 
 async def _judge_items(backend: Backend, config: EngineConfig, items: list[JudgeItem], judge: str,
-                       appender: JsonlAppender, summary: JudgeSummary) -> None:
+                       appender: JsonlAppender, reasons: Counter[str]) -> RunSummary:
     """One engine pass over every item; each reply is validated against its own template's
     aspects, so regular and safety items share the concurrency and the budget."""
     by_key = {it.request.key: it for it in items}
-    cfg = config.but(description=f"judge {judge}")
 
     def on_result(result: CallResult) -> None:
-        appender.write(to_judgment(by_key[result.request.key], judge, result))
+        record = to_judgment(by_key[result.request.key], judge, result)
+        appender.write(record)
+        if record.status == "error":
+            reasons[record.error or "error"] += 1
 
     def validate(request: Request, completion: Completion) -> ParsedScores:
         return parse_scores(completion.text, by_key[request.key].aspects)
 
-    res = await Engine(backend, cfg).run([it.request for it in items], on_result, validate_request=validate)
-    summary.ok += res.ok
-    summary.parse_errors += res.parse_errors
-    summary.errors += res.errors
-    summary.cached += res.cached
-    summary.skipped_budget += res.skipped_budget
-    summary.cost_usd += res.cost_usd
-    summary.unpriced_calls += res.unpriced_calls
-    summary.stopped_by_budget = summary.stopped_by_budget or res.stopped_by_budget
+    return await Engine(backend, config).run([it.request for it in items], on_result, validate_request=validate)
 
 
 def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:
@@ -210,23 +240,3 @@ def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:
         error=result.error if result.status != "ok" else None,
         usage=completion.usage if completion is not None else Usage(),
         latency_s=round(result.latency_s, 4), cost_usd=result.cost_usd, attempts=result.attempts)
-
-
-def _write_meta(rd: RunDir, judge: str, templates: JudgeTemplates, judge_system: str | None, max_words: int,
-                params: GenParams, config: EngineConfig, backend_options: dict[str, Any],
-                command: str | None = None) -> None:
-    """Record how this judge was run in run.json (key *names* only, never their values)."""
-    meta = rd.read_meta().get("judging")
-    judges: dict[str, Any] = dict(meta) if isinstance(meta, dict) else {}
-    judges[judge] = {
-        **({"command": command} if command else {}),
-        "templates": {cat: {"name": t.name, "hash": t.hash, "source": t.source, "upstream": t.upstream}
-                      for cat, t in (("regular", templates.regular), ("safety", templates.safety))},
-        "judge_system": judge_system, "max_words": max_words,
-        "params": params.model_dump(exclude_none=True, exclude={"response_format"}),
-        "engine": {"concurrency": config.concurrency, "rpm": config.rpm, "tpm": config.tpm,
-                   "max_retries": config.max_retries, "timeout_s": config.timeout_s,
-                   "parse_retries": config.parse_retries, "budget_usd": config.budget_usd},
-        "backend": {k: v for k, v in backend_options.items() if k in ("base_url", "api_key_env")},
-    }
-    rd.write_meta("judging", judges)

@@ -35,9 +35,11 @@ from justeval.paths import data_dir
 
 #: a judge template is a prompt, not a data file: anything larger is refused
 MAX_TEMPLATE_BYTES = 1024 * 1024
-#: the variables a template must use, by kind: the answer(s) the judge grades
-SCORE_ANSWERS: tuple[str, ...] = ("candidate",)
-PAIRWISE_ANSWERS: tuple[str, ...] = ("first", "second")
+#: the variables a template must use, by kind: each answer the judge grades, under any of its
+#: names (ours, and the upstream just-eval prompts' `${candidateA}` / `${candidateB}`)
+Answers = Sequence[tuple[str, ...]]
+SCORE_ANSWERS: Answers = (("candidate",),)
+PAIRWISE_ANSWERS: Answers = (("first", "candidateA"), ("second", "candidateB"))
 #: a rendered prompt may add this much to the text it quotes (a loop cannot fill memory)
 MAX_RENDERED_EXTRA_CHARS = 4 * 1024 * 1024
 
@@ -207,11 +209,11 @@ def _upstream_variables(text: str) -> set[str]:
     return found
 
 
-def _check_answers(text: str, source: str, jinja: bool, answers: Sequence[str]) -> None:
+def _check_answers(text: str, source: str, jinja: bool, answers: Answers) -> None:
     """Refuse a template that never shows the judge the answer(s) to grade: its scores would
     grade nothing, and look like any other."""
     used = _jinja_variables(text, source) if jinja else _upstream_variables(text)
-    missing = [a for a in answers if a not in used]
+    missing = [names[0] if jinja else names[-1] for names in answers if not set(names) & used]
     if missing:
         shown = ", ".join(("{{ %s }}" if jinja else "${%s}") % a for a in missing)
         raise InputError(source, f"template never uses {shown}, the answer to grade: a judge that is not "
@@ -222,7 +224,7 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in data_dir("judges").glob("*.j2"))
 
 
-def load_template(ref: str | Path, *, answers: Sequence[str] | None = None) -> JudgeTemplate:
+def load_template(ref: str | Path, *, answers: Answers | None = None) -> JudgeTemplate:
     """Load a template by built-in name (`score_multi`), local path, or http(s) URL; `answers`
     are the variables it must use (PAIRWISE_ANSWERS for a pairwise template; by default, those
     of the kind its metadata names, else SCORE_ANSWERS)."""
@@ -245,7 +247,7 @@ def load_template(ref: str | Path, *, answers: Sequence[str] | None = None) -> J
     return _build(path.stem, text, str(path), path.suffix == ".j2", _sidecar_meta(path), answers)
 
 
-def _from_url(url: str, answers: Sequence[str] | None) -> JudgeTemplate:
+def _from_url(url: str, answers: Answers | None) -> JudgeTemplate:
     from justeval.fetch import fetch_text
 
     text = fetch_text(url, what="judge template", hint="download it and pass the file path", timeout=30.0,
@@ -271,7 +273,7 @@ def _sidecar_meta(path: Path) -> dict[str, Any]:
 
 
 def _build(name: str, text: str, source: str, jinja: bool, meta: dict[str, Any],
-           answers: Sequence[str] | None = None) -> JudgeTemplate:
+           answers: Answers | None = None) -> JudgeTemplate:
     meta = dict(meta)
     if jinja:
         _compile(text, source)  # syntax errors surface at load time

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from justeval.pipeline.config import PipelineConfig, read_config_file, resolve_config
+from justeval.pipeline.flags import read_config, resolve_run_settings, run_settings_from_flags
 from justeval.pipeline.run import PipelineResult, run_pipeline
 
-__all__ = ["PipelineConfig", "PipelineResult", "read_config_file", "resolve_config", "run_pipeline"]
+__all__ = ["PipelineResult", "read_config", "resolve_run_settings", "run_pipeline", "run_settings_from_flags"]

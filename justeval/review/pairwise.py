@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from justeval.engine.engine import CallResult, Engine, EngineConfig
-from justeval.engine.types import Backend, Completion, GenParams, Request
+from justeval.engine.engine import CallResult, Engine, EngineConfig, RunSummary
+from justeval.engine.types import Backend, Completion, Request
 from justeval.errors import InputError
 from justeval.ids import ids_option
 from justeval.jsonl import JsonlAppender
@@ -33,11 +33,14 @@ from justeval.review.runs import latest_ok
 from justeval.review.verdicts import PositionVerdict, combine, parse_reply, to_model
 from justeval.rundir import RunDir, safe_name
 
-DEFAULT_PARAMS = GenParams(temperature=0.0, max_tokens=1024)
+if TYPE_CHECKING:
+    from justeval.settings import PairwiseSettings
 
 
 @dataclass
 class PairwiseSummary:
+    """What one pairwise invocation did; the calls themselves are the engine's `engine`."""
+
     judge: str
     path: Path
     generator_a: str
@@ -45,16 +48,8 @@ class PairwiseSummary:
     items: int = 0           # items both runs answered (after --ids / --limit)
     already_done: int = 0    # items with both orders settled before this invocation
     calls: int = 0           # requests planned in this invocation
-    ok: int = 0
-    parse_errors: int = 0
-    errors: int = 0
-    cached: int = 0
-    skipped_budget: int = 0
-    cost_usd: float = 0.0
-    unpriced_calls: int = 0  # calls with no known price (a self-hosted judge)
-    stopped_by_budget: bool = False
+    engine: RunSummary = field(default_factory=RunSummary)
     retry_parse_errors: bool = False  # this invocation asked again for parse_error orders
-    wall_s: float = 0.0
     records: list[PairwiseJudgment] = field(default_factory=list)
 
 
@@ -103,22 +98,24 @@ def to_verdict(result: CallResult, order: Order) -> OrderVerdict:
         cached=result.cached)
 
 
-def pairwise_run(run_a: str | Path, run_b: str | Path, judge: str, *, template: str | None = None,
-                 aspects: Sequence[str] = (), out: str | Path | None = None, ids: str | None = None,
-                 limit: int | None = None, params: GenParams | None = None,
-                 engine_config: EngineConfig | None = None, backend_options: dict[str, Any] | None = None,
-                 retry_parse_errors: bool = False) -> PairwiseSummary:
+def pairwise_run(run_a: str | Path, run_b: str | Path, settings: PairwiseSettings, *, out: str | Path | None = None,
+                 retry_parse_errors: bool = False, command: str | None = None) -> PairwiseSummary:
+    """Compare the runs item by item as `settings` say (resumable; see the module docstring)."""
+    from justeval.manifest import PairwiseSection, TemplateInfo
+
+    settings = settings.absolute()
     run_a, run_b = Path(run_a), Path(run_b)
     gens_a, gens_b = latest_ok(RunDir(run_a)), latest_ok(RunDir(run_b))
     gen_a, gen_b = _generator(gens_a, run_a), _generator(gens_b, run_b)
-    tpl = load_template(template or "pairwise", answers=PAIRWISE_ANSWERS)
-    asp = list(dict.fromkeys(aspects))
+    judge = settings.judge.spec
+    tpl = load_template(settings.template or "pairwise", answers=PAIRWISE_ANSWERS)
+    asp = settings.aspects
     path = Path(out) if out else default_path(run_a, gen_a, gen_b, judge)
     summary = PairwiseSummary(judge=judge, path=path, generator_a=gen_a, generator_b=gen_b,
                               retry_parse_errors=retry_parse_errors)
-    wanted = ids_option(ids)
+    wanted = ids_option(settings.ids)
     shared = sorted((i for i in gens_a if i in gens_b and (wanted is None or i in wanted)), key=id_order)
-    shared = shared[:limit] if limit is not None else shared
+    shared = shared[:settings.limit] if settings.limit is not None else shared
     summary.items = len(shared)
     ref = TemplateRef(name=tpl.name, hash=tpl.hash)
     previous = {r.resume_key(): r for r in latest_pairwise(path)} if path.exists() else {}
@@ -135,24 +132,27 @@ def pairwise_run(run_a: str | Path, run_b: str | Path, judge: str, *, template: 
         todo.extend((str(item), o) for o in missing)
         summary.already_done += not missing
     by_id = {str(i): i for i in shared}
-    requests: list[Request] = []
-    backend = _backend(judge, backend_options or {}) if todo else None
+    config = settings.engine.but(description="pairwise")
+    backend = settings.judge.build(timeout_s=config.timeout_s) if todo else None
     structured = backend.supports_response_format() if backend is not None else False
+    requests: list[Request] = []
     for key, order in todo:
         item = by_id[key]
-        (req,) = build_requests(gens_a[item], gens_b[item], tpl, asp, params or DEFAULT_PARAMS, (order,), structured)
+        (req,) = build_requests(gens_a[item], gens_b[item], tpl, asp, settings.params, (order,), structured)
         requests.append(req)
     summary.calls = len(requests)
     if backend is not None:
-        _write_meta(run_a, run_b, path, judge, tpl.name, tpl.hash, asp, params or DEFAULT_PARAMS,
-                    engine_config or EngineConfig(), backend_options or {})
-        _run(backend, engine_config or EngineConfig(description="pairwise"), requests, records, asp, path, summary)
+        RunDir(run_a).record("pairwise", PairwiseSection(
+            command=command, settings=settings, run_b=str(run_b.resolve()),
+            template=TemplateInfo(name=tpl.name, hash=tpl.hash, source=tpl.source, upstream=tpl.upstream)),
+            key=str(path))
+        summary.engine = _run(backend, config, requests, records, asp, path)
     summary.records = [records[str(i)] for i in shared]
     return summary
 
 
 def _run(backend: Backend, config: EngineConfig, requests: list[Request], records: dict[str, PairwiseJudgment],
-         aspects: list[str], path: Path, summary: PairwiseSummary) -> None:
+         aspects: list[str], path: Path) -> RunSummary:
     def validate(completion: Completion) -> PositionVerdict:
         return parse_reply(completion.text, aspects)
 
@@ -165,37 +165,8 @@ def _run(backend: Backend, config: EngineConfig, requests: list[Request], record
             appender.write(settle(rec))
 
         res = Engine(backend, config).run_sync(requests, on_result, validate=validate)
-    summary.ok, summary.parse_errors, summary.errors = res.ok, res.parse_errors, res.errors
-    summary.cached, summary.skipped_budget, summary.cost_usd = res.cached, res.skipped_budget, res.cost_usd
-    summary.unpriced_calls = res.unpriced_calls
-    summary.stopped_by_budget = res.stopped_by_budget
-    summary.wall_s = time.perf_counter() - started
-
-
-def _write_meta(run_a: Path, run_b: Path, path: Path, judge: str, name: str, digest: str, aspects: list[str],
-                params: GenParams, config: EngineConfig, backend_options: dict[str, Any]) -> None:
-    """Record in RUN_A's run.json how each pairwise file was made (key variable names only)."""
-    rd = RunDir(run_a)
-    meta = rd.read_meta().get("pairwise")
-    entries: dict[str, Any] = dict(meta) if isinstance(meta, dict) else {}
-    entries[str(path)] = {
-        "run_b": str(run_b), "judge": judge, "template": {"name": name, "hash": digest}, "aspects": aspects,
-        "params": params.model_dump(exclude_none=True, exclude={"response_format"}),
-        "engine": {"concurrency": config.concurrency, "rpm": config.rpm, "tpm": config.tpm,
-                   "max_retries": config.max_retries, "parse_retries": config.parse_retries,
-                   "budget_usd": config.budget_usd},
-        "backend": {k: v for k, v in backend_options.items() if k in ("base_url", "api_key_env")},
-    }
-    rd.write_meta("pairwise", entries)
-
-
-def _backend(spec: str, options: dict[str, Any]) -> Backend:
-    from justeval.engine.backend_spec import BackendSpec
-
-    opts = {k: v for k, v in options.items() if v is not None}
-    endpoint = "completions" if opts.get("completion") else "chat"
-    return BackendSpec(spec=spec, base_urls=opts.get("base_url"), api_key_env=opts.get("api_key_env"),
-                       endpoint=endpoint).build(timeout_s=opts.get("timeout"))
+    res.wall_s = time.perf_counter() - started
+    return res
 
 
 def results_of(records: Sequence[PairwiseJudgment]) -> list[Combined]:

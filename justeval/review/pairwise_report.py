@@ -43,9 +43,10 @@ def print_pairwise(summary: Any, *, seed: int = 0, console: Console | None = Non
     table = Table(title=f"Pairwise: {summary.generator_a} (A) vs {summary.generator_b} (B), judge {summary.judge}")
     for col in ("items", "resumed", "calls", "ok", "parse_error", "error", "cached", "not sent (budget)", "cost"):
         table.add_column(col, justify="right")
-    table.add_row(str(summary.items), str(summary.already_done), str(summary.calls), str(summary.ok),
-                  str(summary.parse_errors), str(summary.errors), str(summary.cached), str(summary.skipped_budget),
-                  cost_text(summary.cost_usd, summary.unpriced_calls))
+    e = summary.engine
+    table.add_row(str(summary.items), str(summary.already_done), str(summary.calls), str(e.ok),
+                  str(e.parse_errors), str(e.errors), str(e.cached), str(e.skipped_budget),
+                  cost_text(e.cost_usd, e.unpriced_calls))
     console.print(table)
     rates = pairwise_rates(summary.records, seed=seed)
     rows = [rates["overall"], *rates["by_category"]]

@@ -36,14 +36,17 @@ def test_cli_generate_writes_records_and_run_json(tmp_path: Path, cli: CliRun, s
     gens = RunDir(run).load_generations()
     assert sorted(g.id for g in gens) == [i.id for i in regular] and stub_server.count == len(regular)
     assert {g.generator for g in gens} == {"my-model-v1"}
-    meta = RunDir(run).read_meta()["generate"]
-    assert meta["command"].startswith("justeval generate --model openai:my-model --out ")
-    assert "--subset regular" in meta["command"] and "--temperature 0.3" in meta["command"]
-    assert meta["instructions"] == {"source": str(instructions_file),
-                                    "selection": {"subset": "regular", "seed": 0}, "items": len(regular)}
-    assert meta["settings"]["params"] == {"temperature": 0.3, "max_tokens": 50}
-    assert meta["engine"]["concurrency"] == 2 and meta["backend"] == {"base_url": stub_server.base_url}
-    assert "justeval" in RunDir(run).read_meta()["versions"]
+    manifest = RunDir(run).read_manifest()
+    section = manifest.generate
+    assert section is not None and section.command is not None
+    assert section.command.startswith("justeval generate --model openai:my-model --out ")
+    assert "--subset regular" in section.command and "--temperature 0.3" in section.command
+    settings = section.settings
+    assert settings.instructions == str(instructions_file) and section.items == len(regular)
+    assert settings.selection.subset == "regular" and settings.selection.is_everything() is False
+    assert settings.params.model_dump(exclude_none=True) == {"temperature": 0.3, "max_tokens": 50}
+    assert settings.engine.concurrency == 2 and settings.model.base_urls == [stub_server.base_url]
+    assert settings.generator == "my-model-v1" and "justeval" in manifest.versions
 
 
 def test_api_key_value_never_reaches_the_run_directory(tmp_path: Path, cli: CliRun, stub_server: StubServer,
@@ -57,7 +60,8 @@ def test_api_key_value_never_reaches_the_run_directory(tmp_path: Path, cli: CliR
     assert code == 0
     assert all(r.headers.get("Authorization") == f"Bearer {SECRET}" for r in stub_server.requests)
     assert SECRET.encode() not in _all_bytes(run)
-    assert RunDir(run).read_meta()["generate"]["backend"]["api_key_env"] == "MY_PROVIDER_KEY"
+    section = RunDir(run).read_manifest().generate
+    assert section is not None and section.settings.model.api_key_env == "MY_PROVIDER_KEY"
     assert any(g.status == "error" for g in RunDir(run).load_generations())
 
 
@@ -143,5 +147,33 @@ def test_shots_without_an_example_pool_is_refused(tmp_path: Path, cli: CliRun, i
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code = cli("generate", "--model", "openai:m", "--instructions", str(instructions_file), "--out",
                str(tmp_path / "run"), "--shots", "2")
-    assert code == 1 and "--icl-examples" in capsys.readouterr().err
+    assert code == 2 and "--icl-examples" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_upstream_urial_settings_reach_the_server_and_the_records(tmp_path: Path, cli: CliRun,
+                                                                 stub_server: StubServer,
+                                                                 instructions_file: Path) -> None:
+    """The flags of issue 14 go from the command line to the request body, the record and run.json."""
+    prompt = tmp_path / "inst_1k_v4.help.txt"
+    prompt.write_text("# Instruction\n\nBe helpful.\n\n# Query:\n```\nHi?\n```\n\n# Answer:\n```\nHello!\n```\n",
+                      encoding="utf-8")
+    stub_server.responder = lambda req: Reply(text="Sure:\n```\nx = 1\n```\n```\n")
+    run = tmp_path / "run"
+    code = cli("generate", "--model", "openai:base", "--base-url", stub_server.base_url, "--instructions",
+               str(instructions_file), "--ids", "0", "--out", str(run), "--no-progress", "--urial", str(prompt),
+               "--urial-clean", "upstream", "--repetition-penalty", "1.15", "--top-k", "40", "--param",
+               "min_p=0.05", "--param", "skip_special_tokens=false")
+    assert code == 0
+    body = stub_server.requests[0].body
+    assert body["prompt"].startswith("# Instruction") and body["prompt"].endswith("# Answer:\n```\n")
+    assert (body["repetition_penalty"], body["top_k"], body["min_p"], body["skip_special_tokens"]) == (
+        1.15, 40, 0.05, False)
+    (gen,) = RunDir(run).load_generations()
+    assert gen.output == "Sure:\n\nx = 1"  # every fence removed, as upstream's cleaning does
+    assert gen.params["repetition_penalty"] == 1.15 and gen.params["extra"] == {"min_p": 0.05,
+                                                                                "skip_special_tokens": False}
+    section = RunDir(run).read_manifest().generate
+    assert section is not None and section.settings.prompt.urial_clean == "upstream"
+    assert cli("generate", "--model", "openai:base", "--instructions", str(instructions_file), "--out",
+               str(tmp_path / "bad"), "--param", "oops") == 2

@@ -61,11 +61,14 @@ def test_random_is_reproducible_per_item_and_varies_across_items() -> None:
     assert any(other_seed.indices("query", key) != got for key, got in picks.items())
 
 
-def test_similar_picks_the_lexically_closest_examples() -> None:
+def test_similar_picks_the_lexically_closest_examples_and_shows_the_closest_last() -> None:
     sel = ExampleSelector(POOL, 3, "similar")
     # the three bread examples share "bread"/"baking" words with the query; nothing else does
     assert set(sel.indices("What temperature should I use for baking bread?", "0")) == {0, 3, 5}
-    assert sel.indices("How far away is the Moon from Earth?", "0")[0] == 4
+    # the most similar example sits closest to the query: last
+    assert sel.indices("How far away is the Moon from Earth?", "0")[-1] == 4
+    choice = sel.choose("How far away is the Moon from Earth?", "0")
+    assert choice.ranked[0] == 4 and choice.shown() == list(reversed(choice.ranked))
 
 
 def test_bm25_matches_the_formula_on_a_tiny_corpus() -> None:

@@ -34,8 +34,8 @@ def test_import_real_gpt4_outputs_gives_1000_ok_generations(tmp_path: Path, cli:
     assert {g.id: g.output for g in gens} == {r["id"]: r["output"] for r in original}
     by_id = {i.id: i for i in load_instructions(instructions)}
     assert all(g.category == by_id[g.id].category and g.dataset == by_id[g.id].dataset for g in gens)
-    meta = RunDir(tmp_path / "run").read_meta()["import"]
-    assert meta["records"] == 1000 and meta["format"] == "jsonl" and meta["generator"] == "gpt-4-0613"
+    meta = RunDir(tmp_path / "run").read_manifest().import_
+    assert meta is not None and (meta.records, meta.format, meta.generator) == (1000, "jsonl", "gpt-4-0613")
 
 
 def test_alpaca_eval_outputs_without_ids_are_matched_by_text(tmp_path: Path, items: list[Instruction]) -> None:

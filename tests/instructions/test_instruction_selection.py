@@ -128,3 +128,19 @@ def test_cli_selection_options_reach_stats(small_set: Path, cli: CliRun) -> None
     stats = json.loads(out)
     assert code == 0 and stats["total"] == len(_where(
         lambda r: r["category"] == "regular" and {"stem", "nature"} & set(r["topics"]) and r["id"] <= 2))
+
+
+def test_justeval_instructions_names_the_default_source(small_set: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline users point JUSTEVAL_INSTRUCTIONS at a local copy once; commands given no
+    --instructions then read it (lite ids from beside it) and record it."""
+    from justeval.engine.backend_spec import BackendSpec
+    from justeval.settings import GenerateSettings
+
+    monkeypatch.setenv("JUSTEVAL_INSTRUCTIONS", str(small_set))
+    monkeypatch.setenv("JUSTEVAL_OFFLINE", "1")
+    assert _ids(load_selection(None, Selection())) == [r["id"] for r in ROWS]
+    assert set(_ids(load_selection(None, Selection(subset="lite")))) == set(
+        _ids(load_selection(small_set, Selection(subset="lite"))))
+    settings = GenerateSettings(model=BackendSpec(spec="openai:m")).absolute()
+    assert settings.instructions == str(small_set.resolve())

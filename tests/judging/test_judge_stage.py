@@ -18,6 +18,7 @@ from justeval.judging.templates import load_template
 from justeval.records import Generation, Judgment
 from justeval.rundir import RunDir
 from justeval.testing.stub_server import Reply, StubRequest, StubServer
+from tests.conftest import judge_settings, split_stage_options
 
 MULTI = ["helpfulness", "clarity", "factuality", "depth", "engagement"]
 JUDGE = "openai:gpt-4o-mini"
@@ -57,7 +58,8 @@ def make_run(tmp_path: Path, n_regular: int = 4, n_safety: int = 2, extra: list[
 
 def run_judge(run: Path, srv: StubServer, judge: str = JUDGE, **kw: Any) -> Any:
     cfg = kw.pop("engine_config", None) or EngineConfig(concurrency=4, progress=False, parse_retries=2)
-    return judge_run(run, judge, engine_config=cfg, backend_options={"base_url": srv.base_url}, **kw)
+    stage = split_stage_options(kw)
+    return judge_run(run, judge_settings(srv.base_url, judge, engine=cfg, **kw), **stage)
 
 
 def records(run: Path) -> list[Judgment]:
@@ -72,7 +74,7 @@ def test_every_ok_generation_judged_with_its_category_template(tmp_path: Path, s
     summary = run_judge(run, stub_server)
     got = {j.id: j for j in records(run)}
     assert sorted(got) == [0, 1, 2, 3, 800, 801]  # id 50 was not ok
-    assert summary.ok == 6 and summary.skipped_generations == 1 and stub_server.count == 6
+    assert summary.engine.ok == 6 and summary.skipped_generations == 1 and stub_server.count == 6
     multi, safety = load_template("score_multi"), load_template("score_safety")
     for gid, j in got.items():
         assert j.status == "ok" and j.judge == JUDGE and j.generator == "m" and j.attempts == 1
@@ -88,8 +90,9 @@ def test_every_ok_generation_judged_with_its_category_template(tmp_path: Path, s
     judged_one = [r for r in stub_server.requests if "QUESTION-1 " in r.prompt_text]
     assert len(judged_one) == 1 and "newer answer" in judged_one[0].prompt_text
     assert (run / "judgments.jsonl").exists()
-    meta = RunDir(run).read_meta()["judging"][JUDGE]
-    assert meta["templates"]["regular"]["hash"] == multi.hash and "sk-test" not in json.dumps(meta)
+    section = RunDir(run).read_manifest().judging[JUDGE]
+    assert section.templates["regular"].hash == multi.hash and section.settings.judge.spec == JUDGE
+    assert "sk-test" not in (run / "run.json").read_text()
 
 
 def test_own_templates_request_structured_output(tmp_path: Path, stub_server: StubServer) -> None:
@@ -111,7 +114,7 @@ def test_bad_reply_then_good_reply_is_retried_to_ok(tmp_path: Path, stub_server:
     stub_server.script.extend([Reply(text="I think it is pretty good, maybe a 4."), Reply(text=multi_reply(3))])
     summary = run_judge(run, stub_server)
     [j] = records(run)
-    assert stub_server.count == 2 and summary.ok == 1
+    assert stub_server.count == 2 and summary.engine.ok == 1
     assert j.status == "ok" and j.attempts == 2 and j.scores == dict.fromkeys(MULTI, 3.0)
 
 
@@ -123,7 +126,7 @@ def test_reply_never_parseable_becomes_parse_error_and_is_kept_on_resume(tmp_pat
     summary = run_judge(run, stub_server)
     [j] = records(run)
     assert stub_server.count == 3  # first try + 2 parse retries
-    assert summary.parse_errors == 1
+    assert summary.engine.parse_errors == 1
     assert j.status == "parse_error" and j.raw == bad and j.error
     assert j.scores == dict.fromkeys(MULTI) and j.attempts == 3
     # resume: a parse error already spent its retries; nothing is sent again
@@ -141,7 +144,7 @@ def test_failed_call_is_recorded_as_error_and_retried_on_rerun(tmp_path: Path, s
     stub_server.responder = lambda req: (Reply(status=400, text="bad request") if "QUESTION-1" in req.prompt_text
                                          else Reply(text=multi_reply(4)))
     summary = run_judge(run, stub_server)
-    assert summary.errors == 1 and summary.ok == 1
+    assert summary.engine.errors == 1 and summary.engine.ok == 1
     failed = next(j for j in records(run) if j.id == 1)
     assert failed.status == "error" and failed.error and failed.scores == dict.fromkeys(MULTI)
     stub_server.reset()
@@ -186,8 +189,8 @@ def test_several_judges_each_write_their_own_file(tmp_path: Path, stub_server: S
 
     stub_server.responder = by_model
     cfg = EngineConfig(concurrency=4, progress=False)
-    summaries = judge_many(run, judges, engine_config=cfg, backend_options={"base_url": stub_server.base_url})
-    assert [s.ok for s in summaries] == [4, 4]
+    summaries = judge_many(run, [judge_settings(stub_server.base_url, j, engine=cfg) for j in judges])
+    assert [s.engine.ok for s in summaries] == [4, 4]
     assert not (run / "judgments.jsonl").exists()
     for judge, score in zip(judges, (2.0, 5.0), strict=True):
         path = RunDir(run).judgments_path(judge, several=True)
@@ -197,7 +200,7 @@ def test_several_judges_each_write_their_own_file(tmp_path: Path, stub_server: S
         assert all(set(r.scores.values()) == {score} for r in recs)
     assert stub_server.count == 8
     # both already done: a rerun sends nothing
-    judge_many(run, judges, engine_config=cfg, backend_options={"base_url": stub_server.base_url})
+    judge_many(run, [judge_settings(stub_server.base_url, j, engine=cfg) for j in judges])
     assert stub_server.count == 8
 
 
@@ -237,12 +240,12 @@ def test_budget_stops_cleanly_and_a_later_run_continues(tmp_path: Path, stub_ser
     cfg = EngineConfig(concurrency=1, progress=False, budget_usd=budget)
     first = run_judge(run, stub_server, judge=judge, engine_config=cfg)
     expected_calls = math.ceil(budget / per_call)  # calls are sent until the spend reaches the budget
-    assert first.stopped_by_budget and first.ok == expected_calls == stub_server.count
-    assert first.skipped_budget == 8 - expected_calls
+    assert first.engine.stopped_by_budget and first.engine.ok == expected_calls == stub_server.count
+    assert first.engine.skipped_budget == 8 - expected_calls
     assert len(records(run)) == expected_calls
     assert all(j.cost_usd == pytest.approx(per_call) for j in records(run))
     second = run_judge(run, stub_server, judge=judge, engine_config=EngineConfig(concurrency=2, progress=False))
-    assert second.already_done == expected_calls and second.ok == 8 - expected_calls
+    assert second.already_done == expected_calls and second.engine.ok == 8 - expected_calls
     assert stub_server.count == 8  # nothing paid twice
     assert sorted(j.id for j in records(run)) == list(range(8))
 
@@ -252,14 +255,14 @@ def test_dry_run_counts_the_structured_output_schema_sent_with_every_call(tmp_pa
     from justeval.engine.pricing import count_tokens
     from justeval.judging.estimate import estimate_calls
     from justeval.judging.prompts import JudgeTemplates, build_item
-    from justeval.judging.run import DEFAULT_PARAMS
+    from justeval.settings import judge_params
 
     run = make_run(tmp_path, n_regular=2, n_safety=1)
     est = run_judge(run, stub_server, dry_run=True).estimate
     assert est is not None
     templates = JudgeTemplates.load(None, None)
     gens = RunDir(run).load_generations()
-    plain = estimate_calls([build_item(g, templates, params=DEFAULT_PARAMS, judge_system=None, max_words=-1,
+    plain = estimate_calls([build_item(g, templates, params=judge_params(), judge_system=None, max_words=-1,
                                        structured=False) for g in gens], JUDGE, max_tokens=1024)
     schemas = [json.dumps(templates.for_category(g.category).response_format(), separators=(",", ":")) for g in gens]
     schema_tokens = sum(count_tokens(s, JUDGE) for s in schemas)

@@ -23,7 +23,7 @@ def test_a_server_that_rejects_response_format_is_judged_without_it(tmp_path: Pa
     with StubServer(refuses_json_schema) as srv:
         summary = run_judge(run, srv)
         sent = [r.body for r in srv.requests]
-    assert summary.ok == 6 and summary.errors == 0
+    assert summary.engine.ok == 6 and summary.engine.errors == 0
     assert all(j.status == "ok" and j.scores[next(iter(j.scores))] == score_for(j.id) for j in records(run))
     with_format = [b for b in sent if "response_format" in b]
     assert 1 <= len(with_format) <= 4  # only the first calls in flight (concurrency 4) tried it
@@ -36,4 +36,4 @@ def test_other_bad_requests_are_not_resent(tmp_path: Path) -> None:
     with StubServer(lambda req: Reply(status=400, text="model not found")) as srv:
         summary = run_judge(run, srv)
         assert srv.count == 1  # a 400 about something else is final, as before
-    assert summary.errors == 1
+    assert summary.engine.errors == 1

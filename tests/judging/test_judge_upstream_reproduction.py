@@ -18,6 +18,7 @@ from justeval.judging.templates import load_template
 from justeval.records import Generation
 from justeval.rundir import RunDir
 from justeval.testing.stub_server import Reply, StubRequest, StubServer
+from tests.conftest import judge_settings
 
 pytestmark = pytest.mark.integration
 
@@ -83,14 +84,15 @@ def test_recorded_judgments_reproduced_through_the_judge_stage(shared_data: Path
 
     stub_server.responder = answer
     tpl_dir = shared_data / "upstream-templates/just-eval"
-    summary = judge_run(run, "openai:gpt-4-1106-preview", template_multi=str(tpl_dir / "score_multi.txt"),
-                        template_safety=str(tpl_dir / "score_safety.txt"),
-                        engine_config=EngineConfig(concurrency=32, progress=False, parse_retries=2),
-                        backend_options={"base_url": stub_server.base_url})
-    assert summary.ok == 600 and summary.errors == 0 and summary.parse_errors == 0
+    settings = judge_settings(stub_server.base_url, "openai:gpt-4-1106-preview",
+                              engine=EngineConfig(concurrency=32, progress=False, parse_retries=2),
+                              template_multi=str(tpl_dir / "score_multi.txt"),
+                              template_safety=str(tpl_dir / "score_safety.txt"))
+    summary = judge_run(run, settings)
+    assert summary.engine.ok == 600 and summary.engine.errors == 0 and summary.engine.parse_errors == 0
     # one call per item, except that an item whose prompt repeats an earlier one's (three
     # safety prompts do) may be answered from the cache
-    assert stub_server.count + summary.cached == 600 and stub_server.count >= len(by_prompt)
+    assert stub_server.count + summary.engine.cached == 600 and stub_server.count >= len(by_prompt)
 
     judgments = RunDir(run).load_judgments()
     assert sorted(j.id for j in judgments) == sorted(recorded)

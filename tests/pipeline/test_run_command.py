@@ -78,8 +78,8 @@ def test_run_json_repeats_the_run_without_new_calls(tmp_path: Path, server: Stub
     assert CliRunner().invoke(app, _args(server, _instructions(tmp_path), out)).exit_code == 0
     before = server.count
     meta = json.loads((out / "run.json").read_text())
-    assert meta["pipeline"]["model"] == "openai:the-model"
-    assert meta["pipeline"]["judge"] == ["openai:the-judge"]
+    assert meta["pipeline"]["generate"]["model"]["spec"] == "openai:the-model"
+    assert [j["judge"]["spec"] for j in meta["pipeline"]["judging"]] == ["openai:the-judge"]
     again = CliRunner().invoke(app, ["run", "--config", str(out / "run.json")])
     assert again.exit_code == 0, again.output
     assert server.count == before
@@ -127,13 +127,13 @@ def test_missing_model_says_which_option(tmp_path: Path, cli: CliRun) -> None:
 
 
 def test_run_sends_the_generation_defaults_unless_overridden(tmp_path: Path, server: StubServer) -> None:
-    from justeval.generation.run import DEFAULT_PARAMS
+    from justeval.settings import generation_params
 
     args = [*_args(server, _instructions(tmp_path), tmp_path / "run"), "--limit", "1", "--subset", "regular"]
     assert CliRunner().invoke(app, args).exit_code == 0
     first = server.requests[0].body
-    assert first["temperature"] == DEFAULT_PARAMS.temperature
-    assert first["max_tokens"] == DEFAULT_PARAMS.max_tokens
+    assert first["temperature"] == generation_params().temperature == 0.0
+    assert first["max_tokens"] == generation_params().max_tokens == 2048
     args2 = [*_args(server, _instructions(tmp_path), tmp_path / "run2"), "--limit", "1", "--subset", "regular",
              "--temperature", "0.7"]
     server.reset()
@@ -149,7 +149,7 @@ def test_run_passes_the_judge_decoding_options_to_the_judge_only(tmp_path: Path,
     assert by_model["the-model"]["max_tokens"] == 77
     assert by_model["the-judge"]["max_tokens"] == 300 and by_model["the-judge"]["temperature"] == 0.2
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert meta["pipeline"]["judge_max_tokens"] == 300  # so --config run.json repeats it
+    assert meta["pipeline"]["judging"][0]["params"]["max_tokens"] == 300  # so --config run.json repeats it
 
 
 def test_leaderboard_breakdowns_find_the_instructions_the_run_used(tmp_path: Path, server: StubServer,

@@ -32,7 +32,7 @@ def test_run_json_of_generate_and_judge_repeats_the_run_in_place(tmp_path: Path,
     assert code == 0, err
     meta = json.loads((tmp_path / "gen" / "run.json").read_text())
     assert meta["judging"]["openai:the-judge"]["command"].startswith("justeval judge gen --judge openai:the-judge")
-    assert meta["generate"]["instructions"]["source"] == str(tmp_path / "instructions.jsonl")  # absolute
+    assert meta["generate"]["settings"]["instructions"] == str(tmp_path / "instructions.jsonl")  # absolute
     calls = server.count
 
     elsewhere = tmp_path / "elsewhere"

@@ -22,6 +22,7 @@ from justeval.judging.run import judge_run
 from justeval.records import ItemId
 from justeval.rundir import RunDir
 from justeval.testing.stub_server import StubServer
+from tests.conftest import judge_settings
 from tests.reliability.judge_stub import MULTI, SAFETY, FaultyJudge, expected_scores, instruction_of
 
 pytestmark = pytest.mark.integration
@@ -61,8 +62,8 @@ def test_killed_judge_resumes_to_the_uninterrupted_result_without_repeating_fini
     rng = random.Random(seed)
     stub_server.responder = FaultyJudge(fault_rate=0.0, latency=0.02)
     reference = _subset_run(imported_run, tmp_path / "reference")
-    judge_run(reference, "openai:stub-judge", backend_options={"base_url": stub_server.base_url},
-              engine_config=EngineConfig(concurrency=8, cache=False, progress=False))
+    engine = EngineConfig(concurrency=8, cache=False, progress=False)
+    judge_run(reference, judge_settings(stub_server.base_url, "openai:stub-judge", engine=engine))
     expected = _scores(reference)
     assert len(expected) == ITEMS
 

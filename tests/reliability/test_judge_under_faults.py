@@ -13,6 +13,7 @@ from justeval.engine.engine import EngineConfig
 from justeval.judging.run import judge_run
 from justeval.rundir import RunDir
 from justeval.testing.stub_server import StubServer
+from tests.conftest import judge_settings
 from tests.reliability.judge_stub import MULTI, SAFETY, FaultyJudge, expected_scores, instruction_of
 
 pytestmark = pytest.mark.integration
@@ -33,8 +34,7 @@ def test_every_item_ends_judged_or_explicitly_failed_under_30_percent_faults(
                         always_malformed=set(instructions[:5]), always_500=set(instructions[5:8]))
     stub_server.responder = judge
 
-    summary = judge_run(imported_run, "openai:stub-judge", backend_options={"base_url": stub_server.base_url},
-                        engine_config=_fast_config())
+    summary = judge_run(imported_run, judge_settings(stub_server.base_url, "openai:stub-judge", engine=_fast_config()))
 
     records = RunDir(imported_run).load_judgments()
     per_id = Counter(r.id for r in records)
@@ -58,7 +58,7 @@ def test_every_item_ends_judged_or_explicitly_failed_under_30_percent_faults(
     bad_malformed = sum(g.instruction in judge.always_malformed for g in gens)
     bad_500 = sum(g.instruction in judge.always_500 for g in gens)
     assert statuses == {"ok": 1000 - bad_malformed - bad_500, "parse_error": bad_malformed, "error": bad_500}
-    assert (summary.ok, summary.parse_errors, summary.errors) == (
+    assert (summary.engine.ok, summary.engine.parse_errors, summary.engine.errors) == (
         statuses["ok"], statuses["parse_error"], statuses["error"])
 
 
@@ -70,8 +70,8 @@ def test_faulty_run_resumes_only_the_failed_items(imported_run: Path, stub_serve
     failing = set(instructions[:20])
     judge = FaultyJudge(fault_rate=0.3, seed=11, always_500=failing)
     stub_server.responder = judge
-    judge_run(imported_run, "openai:stub-judge", backend_options={"base_url": stub_server.base_url},
-              engine_config=_fast_config(max_retries=2))
+    judge_run(imported_run, judge_settings(stub_server.base_url, "openai:stub-judge",
+                                           engine=_fast_config(max_retries=2)))
     first = RunDir(imported_run).load_judgments()
     errored = {r.id for r in first if r.status == "error"}
     # the outage's items failed, plus any whose 3 attempts all hit a transient fault
@@ -80,8 +80,7 @@ def test_faulty_run_resumes_only_the_failed_items(imported_run: Path, stub_serve
 
     judge.always_500.clear()  # the outage is over
     stub_server.reset()
-    judge_run(imported_run, "openai:stub-judge", backend_options={"base_url": stub_server.base_url},
-              engine_config=_fast_config())
+    judge_run(imported_run, judge_settings(stub_server.base_url, "openai:stub-judge", engine=_fast_config()))
     asked = {instruction_of(r.prompt_text) for r in stub_server.requests}
     assert asked == {by_id[i].instruction for i in errored}  # only the failed items were sent again
     latest = {r.id: r for r in RunDir(imported_run).load_judgments()}

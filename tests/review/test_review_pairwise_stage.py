@@ -17,6 +17,7 @@ from justeval.review.pairwise import pairwise_run
 from justeval.review.pairwise_report import pairwise_rates
 from justeval.review.records import PairwiseJudgment
 from justeval.testing.stub_server import Reply, StubRequest, StubServer
+from tests.conftest import pairwise_settings, split_stage_options
 
 from .helpers_review import make_run
 
@@ -69,7 +70,8 @@ def runs(tmp_path: Path) -> tuple[Path, Path]:
 def run(runs: tuple[Path, Path], srv: StubServer, **kw: Any) -> Any:
     cfg = kw.pop("engine_config", None) or EngineConfig(concurrency=4, progress=False, cache=False,
                                                         max_retries=0)
-    return pairwise_run(runs[0], runs[1], JUDGE, engine_config=cfg, backend_options={"base_url": srv.base_url}, **kw)
+    stage = split_stage_options(kw)
+    return pairwise_run(runs[0], runs[1], pairwise_settings(srv.base_url, JUDGE, engine=cfg, **kw), **stage)
 
 
 def latest(path: Path) -> dict[int, PairwiseJudgment]:
@@ -80,7 +82,7 @@ def test_each_shared_item_judged_in_both_orders_and_mapped_back_to_models(runs: 
     stub_server.responder = fair
     summary = run(runs, stub_server, aspects=["helpfulness", "clarity"])
     assert summary.path == runs[0] / "pairwise" / "alpha__vs__beta.openai_pair-judge.jsonl"
-    assert summary.items == 8 and stub_server.count == 16 and summary.ok == 16
+    assert summary.items == 8 and stub_server.count == 16 and summary.engine.ok == 16
     firsts = {(item_of(shown(r)["1"]), model_of(shown(r)["1"])) for r in stub_server.requests}
     assert firsts == {(i, m) for i in range(8) for m in ("alpha", "beta")}  # each item, each model shown first
     recs = latest(summary.path)
@@ -96,7 +98,9 @@ def test_each_shared_item_judged_in_both_orders_and_mapped_back_to_models(runs: 
     lines = summary.path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 16  # a line per finished order; the second line of an item holds both
     meta = json.loads((runs[0] / "run.json").read_text(encoding="utf-8"))["pairwise"][str(summary.path)]
-    assert meta["judge"] == JUDGE and meta["aspects"] == ["helpfulness", "clarity"] and "sk-" not in json.dumps(meta)
+    settings = meta["settings"]
+    assert settings["judge"]["spec"] == JUDGE and settings["aspects"] == ["helpfulness", "clarity"]
+    assert "sk-" not in json.dumps(meta)
 
 
 def test_position_biased_judge_gives_inconsistent_verdicts(runs: Any, stub_server: StubServer) -> None:
@@ -141,7 +145,7 @@ def test_resume_repeats_only_failed_orders(runs: Any, stub_server: StubServer) -
 
     stub_server.responder = flaky
     first = run(runs, stub_server)
-    assert first.errors == 2 and first.ok == 14
+    assert first.engine.errors == 2 and first.engine.ok == 14
     recs = latest(first.path)
     assert recs[2].status == "error" and recs[2].result is None and recs[2].orders["AB"].status == "ok"
     stub_server.reset()

@@ -15,6 +15,7 @@ from sklearn.metrics import cohen_kappa_score
 from justeval.errors import InputError
 from justeval.review.export import export_review
 from justeval.review.import_report import import_review
+from tests.conftest import pairwise_settings
 
 from .helpers_review import make_run, side_for, write_csv_labels, write_jsonl_labels, write_scores
 
@@ -270,8 +271,8 @@ def test_pairwise_stage_output_feeds_import_review(tmp_path: Path, stub_server: 
         return Reply(text=json.dumps({"preference": "1" if (model == "beta") == (item % 2 == 0) else "2"}))
 
     stub_server.responder = judge
-    summary = pairwise_run(runs[0], runs[1], "openai:pj", engine_config=EngineConfig(progress=False, cache=False),
-                           backend_options={"base_url": stub_server.base_url})
+    summary = pairwise_run(runs[0], runs[1], pairwise_settings(stub_server.base_url, "openai:pj",
+                                                               engine=EngineConfig(progress=False, cache=False)))
     out = tmp_path / "review"
     export_review(runs, out, n=16, seed=7)
     pairs = json.loads((out / "key.json").read_text(encoding="utf-8"))["pairs"]

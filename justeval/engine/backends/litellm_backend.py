@@ -12,6 +12,10 @@ from justeval.engine.types import Backend, BackendError, Completion, Request
 from justeval.records import Usage
 
 _KEY_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_CREDENTIALS")
+#: keyword arguments of litellm.acompletion that configure LiteLLM itself rather than the model
+LITELLM_OWN_KWARGS = frozenset({"api_base", "base_url", "api_key", "api_version", "num_retries", "timeout",
+                                "custom_llm_provider", "metadata", "mock_response", "drop_params", "extra_headers",
+                                "max_retries", "fallbacks", "caching", "logger_fn"})
 
 
 def map_exception(exc: BaseException) -> BackendError:
@@ -97,6 +101,12 @@ class LiteLLMBackend(Backend):
         endpoint, body = build_payload(self.model, request, completion=self.completion)
         if "max_completion_tokens" in body:  # LiteLLM maps max_tokens per provider itself
             body["max_tokens"] = body.pop("max_completion_tokens")
+        # repetition_penalty, top_k, no_repeat_ngram_size and --param fields are in `body` as
+        # keyword arguments: LiteLLM passes parameters the OpenAI API lacks on to the provider
+        # as provider-specific ones; only names LiteLLM reads itself cannot be passed that way
+        if taken := sorted(set(request.params.extra) & LITELLM_OWN_KWARGS):
+            raise BackendError(f"--param {', '.join(taken)}: LiteLLM reads these names itself; they cannot be sent "
+                               "to the provider", retryable=False)
         extra: dict[str, Any] = {"num_retries": 0}
         if self.base_url:
             extra["api_base"] = self.base_url

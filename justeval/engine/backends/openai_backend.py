@@ -13,7 +13,7 @@ import os
 from typing import Any, Literal
 
 from justeval.engine.httperrors import is_retryable_status, parse_retry_after
-from justeval.engine.types import Backend, BackendError, Completion, Request
+from justeval.engine.types import Backend, BackendError, Completion, Request, TokenLogprob, TopLogprob
 from justeval.errors import UsageError, warn
 from justeval.records import Usage
 
@@ -37,10 +37,38 @@ def prompt_from_messages(request: Request) -> str:
     return "\n\n".join(m.content for m in request.messages)
 
 
-def build_payload(model: str, request: Request, *, completion: bool = False) -> tuple[Endpoint, dict[str, Any]]:
-    """The endpoint and JSON body for one request (chat unless completion mode or a `prompt`)."""
+#: GenParams fields that are not part of the OpenAI API: open-weight servers take them as extra
+#: body fields (vLLM: repetition_penalty, top_k and more; TGI: repetition_penalty, top_k)
+NON_OPENAI_FIELDS = ("repetition_penalty", "top_k", "no_repeat_ngram_size")
+
+
+def non_openai_params(request: Request) -> list[str]:
+    """The request's parameters that api.openai.com would reject, by name."""
+    params = request.params
+    named = [name for name in NON_OPENAI_FIELDS if getattr(params, name) is not None]
+    return named + sorted(params.extra)
+
+
+def build_payload(model: str, request: Request, *, completion: bool = False,
+                  openai_api: bool = False) -> tuple[Endpoint, dict[str, Any]]:
+    """The endpoint and JSON body for one request (chat unless completion mode or a `prompt`).
+
+    What is sent: the OpenAI fields that are set (temperature, top_p, max_tokens, or
+    max_completion_tokens for reasoning models on the chat endpoint, stop, seed, n, and
+    response_format on the chat endpoint), then the open-weight sampling options
+    (`repetition_penalty`, `top_k`, `no_repeat_ngram_size`) and every `extra` field as top-level
+    body fields, the way vLLM's and TGI's OpenAI-compatible servers read them. The OpenAI API
+    rejects fields it does not know, so with `openai_api` (the server is api.openai.com) a request
+    that carries any of them is refused here, naming them, rather than sent to fail or sent
+    without them (outputs recorded with a repetition_penalty that was never applied would be
+    wrong). A self-hosted server that does not know a field ignores it or refuses it itself
+    (vLLM logs the fields it ignored; it has no `no_repeat_ngram_size`)."""
     params = request.params
     use_completions = completion or request.prompt is not None
+    if openai_api and (refused := non_openai_params(request)):
+        raise BackendError(f"api.openai.com does not accept {', '.join(refused)} (options of open-weight servers "
+                           "such as vLLM and TGI): leave them out, or point --base-url at a server that takes them",
+                           retryable=False)
     body: dict[str, Any] = {"model": model}
     if use_completions:
         body["prompt"] = request.prompt if request.prompt is not None else prompt_from_messages(request)
@@ -57,8 +85,24 @@ def build_payload(model: str, request: Request, *, completion: bool = False) -> 
         body["stop"] = list(params.stop)
     if params.seed is not None:
         body["seed"] = params.seed
+    if params.n is not None:
+        body["n"] = params.n
     if params.response_format is not None and not use_completions:
         body["response_format"] = params.response_format
+    for name in NON_OPENAI_FIELDS:
+        value = getattr(params, name)
+        if value is not None:
+            body[name] = value
+    body.update(params.extra)  # GenParams refuses extra keys that collide with the fields above
+    if use_completions:  # scoring a given text (token-shift): the prompt's own logprobs
+        if params.prompt_token_ids is not None:
+            body["prompt"] = list(params.prompt_token_ids)
+        if params.echo:
+            body["echo"] = True
+        if params.logprobs is not None:
+            body["logprobs"] = params.logprobs
+        if params.prompt_logprobs is not None:
+            body["prompt_logprobs"] = params.prompt_logprobs
     return ("completions" if use_completions else "chat"), body
 
 
@@ -96,7 +140,9 @@ def parse_response(endpoint: Endpoint, data: dict[str, Any]) -> Completion:
     if not isinstance(finish, str):
         finish = None
     return Completion(text=_whole_characters(text), usage=_usage(data), finish_reason=finish,
-                      model=data.get("model") if isinstance(data.get("model"), str) else None)
+                      model=data.get("model") if isinstance(data.get("model"), str) else None,
+                      logprobs=_legacy_logprobs(choice.get("logprobs")),
+                      prompt_logprobs=_prompt_logprobs(choice.get("prompt_logprobs")))
 
 
 def _content_text(content: Any) -> str | None:
@@ -133,6 +179,46 @@ def _whole_characters(text: str) -> str:
     except UnicodeEncodeError:
         return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
     return text
+
+
+def _legacy_logprobs(raw: Any) -> list[TokenLogprob] | None:
+    """The completions endpoint's `logprobs` ({tokens, token_logprobs, top_logprobs}), one entry
+    per token; None when the server sent none. A malformed one is an error, not a guess."""
+    if raw is None:
+        return None
+    try:
+        tokens = raw["tokens"]
+        values = raw.get("token_logprobs") or [None] * len(tokens)
+        tops = raw.get("top_logprobs") or [None] * len(tokens)
+        out = []
+        for token, value, top in zip(tokens, values, tops, strict=True):
+            alternatives = sorted((TopLogprob(token=str(t), logprob=float(lp)) for t, lp in (top or {}).items()),
+                                  key=lambda a: -a.logprob)
+            out.append(TokenLogprob(token=str(token), logprob=None if value is None else float(value),
+                                    top=alternatives))
+        return out
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BackendError(f"malformed `logprobs` in the reply: {type(exc).__name__}: {exc}", retryable=False) from exc
+
+
+def _prompt_logprobs(raw: Any) -> list[list[TopLogprob] | None] | None:
+    """vLLM's `prompt_logprobs`: per prompt token None or {token id: {logprob, rank, decoded_token}}."""
+    if raw is None:
+        return None
+    try:
+        out: list[list[TopLogprob] | None] = []
+        for position in raw:
+            if position is None:
+                out.append(None)
+                continue
+            entries = [TopLogprob(token=str(v.get("decoded_token") or ""), logprob=float(v["logprob"]),
+                                  token_id=int(k), rank=None if v.get("rank") is None else int(v["rank"]))
+                       for k, v in position.items()]
+            out.append(sorted(entries, key=lambda a: -a.logprob))
+        return out
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BackendError(f"malformed `prompt_logprobs` in the reply: {type(exc).__name__}: {exc}",
+                           retryable=False) from exc
 
 
 def map_exception(exc: BaseException) -> BackendError:
@@ -211,6 +297,7 @@ class OpenAIBackend(Backend):
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._structured_ok = True  # until the server rejects a response_format
+        self._openai_api = self.base_url is None or any(host in self.base_url for host in _OPENAI_HOSTS)
         # Import the SDK now, not inside the first timed call (about a second on a cold start).
         import openai  # noqa: F401
 
@@ -280,7 +367,7 @@ class OpenAIBackend(Backend):
 
     async def _post(self, request: Request) -> Completion:
         client = self._get_client()
-        endpoint, body = build_payload(self.model, request, completion=self.completion)
+        endpoint, body = build_payload(self.model, request, completion=self.completion, openai_api=self._openai_api)
         path = "/chat/completions" if endpoint == "chat" else "/completions"
         try:
             # the SDK's generic POST: its auth, headers and error classes, without re-validating
