@@ -59,7 +59,7 @@ def _as_list(value: Any) -> Any:
         if text.startswith("["):
             try:
                 return json.loads(text)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON (too deep, a 5,000-digit number): plain text
                 text = text.strip("[]").replace("'", "").replace('"', "")
         for sep in (";", "|", ","):
             if sep in text:

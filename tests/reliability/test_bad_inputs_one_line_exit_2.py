@@ -202,6 +202,14 @@ def test_leaderboard_refuses_a_score_that_is_not_a_number_in_one_line(score: obj
     assert f"score {json.dumps(score)} for 'helpfulness' is not a number" in err
 
 
+@pytest.mark.parametrize("cell", ["[" * 100_000 + "]" * 100_000, "[" + "7" * 5_000 + "]"], ids=["deep", "digits"])
+def test_a_csv_list_cell_that_is_not_json_is_read_as_text_not_a_crash(cell: str, tmp_path: Path, cli: CliRun) -> None:
+    src = tmp_path / "ins.csv"
+    src.write_text("id,instruction,task_types\n0,Question 0?,coding\n1,Question 1?," + cell + "\n", encoding="utf-8")
+    code, _out, err = cli("instructions", "export", "--instructions", str(src), "--out", str(tmp_path / "e.jsonl"))
+    assert code == 0 and "Traceback" not in err, err
+
+
 def test_a_template_cannot_run_a_shell_command(tmp_path: Path, cli: CliRun, stub_server: StubServer) -> None:
     marker = tmp_path / "pwned"
     template = tmp_path / "evil.j2"
