@@ -23,6 +23,9 @@ FULL = [
     ["judge_stage.py", "--latency", "0.5", "--parse-rounds", "1"],
     ["resume_and_cache.py"],
     ["leaderboard_build.py"],
+    ["startup.py"],
+    ["memory.py"],
+    ["page_load.py"],
     ["judge_eval.py"],
     ["token_shift.py"],
 ]
@@ -31,6 +34,9 @@ QUICK = [
     ["judge_stage.py", "--items", "200", "--parse-rounds", "1"],
     ["resume_and_cache.py", "--latency", "0.01"],
     ["leaderboard_build.py", "--models", "5", "--bootstrap", "200"],
+    ["startup.py", "--repeat", "3", "--items", "200"],
+    ["memory.py", "--items", "100", "--bootstrap", "200"],
+    ["page_load.py", "--models", "5", "--items", "200", "--repeat", "1"],
     ["judge_eval.py", "--pairs", "200", "--latency", "0.05"],
     ["token_shift.py", "--outputs", "4", "--tokens", "64"],
 ]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from justeval.board.bootstrap import single_threaded_blas
 from justeval.board.breakdowns import NEEDS_TAGS, BreakdownRow, model_breakdown, order_breakdown
 from justeval.board.diagnostics import model_diagnostics, pooled_length_correlation
 from justeval.board.loading import (
+    EmptyRunDir,
     ModelItems,
     build_items,
     extend_aspects,
@@ -21,7 +22,8 @@ from justeval.board.loading import (
     unique_names,
 )
 from justeval.board.tables import Leaderboard, Settings, assign_ranks, model_row
-from justeval.errors import JustevalError, SourceUnavailableError
+from justeval.board.upstream import SCALE
+from justeval.errors import JustevalError, SourceUnavailableError, UsageError
 from justeval.records import CATEGORIES, Instruction, ItemId
 from justeval.rundir import RunDir
 
@@ -33,6 +35,7 @@ class Built:
     board: Leaderboard
     models: list[ModelItems]
     tags: dict[ItemId, Instruction] | None
+    skipped: list[EmptyRunDir] = field(default_factory=list)  # run directories without a record
 
 
 def instruction_source(explicit: str | None, run_dirs: Sequence[str | Path]) -> str | None:
@@ -92,23 +95,29 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
                       keep_judgments: bool = False, want_tags: bool = False) -> Built:
     """The leaderboard of the given runs; `by` adds breakdowns (task, topic, dataset, difficulty).
 
-    Runs are read one at a time and reduced to arrays, so memory stays flat in the number of
-    models. `keep_judgments` keeps texts and records for the page; `want_tags` loads the
-    instruction tags when a source is known, without failing if not.
+    Runs are read one at a time and a block at a time, and reduced to arrays, so memory stays
+    flat in the number of models and in the size of their outputs. `keep_judgments` keeps
+    where each output and judgment is, for the page to read back; `want_tags` loads the
+    instruction tags when a source is known, without failing if not. A run directory with no
+    record at all is skipped and listed in `Built.skipped`.
     """
     settings = settings or Settings()
     if settings.subset not in SUBSETS:
-        raise JustevalError(f"unknown subset {settings.subset!r} (choose from {', '.join(SUBSETS)})")
+        raise UsageError(f"unknown subset {settings.subset!r} (choose from {', '.join(SUBSETS)})")
+    if settings.na_as is not None and not SCALE[0] <= settings.na_as <= SCALE[1]:
+        raise UsageError(f"--na-as {settings.na_as:g} is off the {SCALE[0]:g}-{SCALE[1]:g} score scale: N/A can "
+                         "only count as a score a judge could give")
     need = any(d in NEEDS_TAGS for d in by)
     source = instruction_source(instructions, run_dirs)
     tags = load_tags(source, required=need) if (need or want_tags) else None
     categories = CATEGORIES if settings.subset in ("all", "lite") else (settings.subset,)
     ids = lite_ids(source) if settings.subset == "lite" else None
     datasets = {i: t.dataset for i, t in tags.items()} if tags else None
+    skipped: list[EmptyRunDir] = []
     with _no_cyclic_gc():  # many small records, no cycles: collecting while loading only costs time
         models = [build_items(run, judge=settings.judge, ids=ids, categories=categories, datasets=datasets,
                               keep_text=keep_judgments)
-                  for run in unique_names(iter_models(run_dirs, upstream))]
+                  for run in unique_names(iter_models(run_dirs, upstream, skipped=skipped))]
     per_cat: dict[str, list[str]] = {}
     for cat in categories:
         per_cat[cat] = order_aspects(a for mi in models for a in mi.aspects_by_category.get(cat, []))
@@ -131,4 +140,4 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
         missing = set(settings.judge) - {j for mi in models for js in mi.judges.values() for j in js}
         if missing:
             board.notes.append(f"no judgments by {', '.join(sorted(missing))}")
-    return Built(board, models, tags)
+    return Built(board, models, tags, skipped)

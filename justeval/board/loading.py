@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from justeval.errors import InputError, JustevalError
-from justeval.jsonl import read_records
 from justeval.records import ASPECTS, CATEGORIES, Generation, ItemId, Judgment
 from justeval.rundir import RunDir, safe_name
+from justeval.streaming import iter_objects, iter_records
 
 # State of one (item, aspect) cell.
 NOT_APPLICABLE, SCORED, NA, PARSE_ERROR, JUDGE_ERROR, NOT_JUDGED, GEN_ERROR = range(7)
@@ -31,15 +31,69 @@ def order_aspects(aspects: Iterable[str]) -> list[str]:
     return [a for a in ASPECTS if a in seen] + sorted(seen - set(ASPECTS))
 
 
+# Where a record of a model came from, so that the page can read its texts back later
+# (`stream.read_line`) instead of holding every output while the board is built.
+GENERATIONS, JUDGMENTS, UPSTREAM = "generations", "judgments", "upstream"
+Ref = tuple[int, int]  # (index into the model's `files`, byte offset of the record's line)
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    path: Path
+    kind: str  # GENERATIONS, JUDGMENTS or UPSTREAM (an original just-eval judgment file)
+
+
+@dataclass(slots=True)
+class GenerationStats:
+    """What a board keeps of one generation: its numbers and where it is, never its text."""
+
+    id: ItemId
+    generator: str
+    category: str
+    dataset: str
+    status: str
+    has_output: bool
+    words: int
+    chars: int
+    refused: bool
+    ref: Ref | None
+
+
+def word_count(text: str, step: int = 1 << 16) -> int:
+    """`len(text.split())` without building the list of every word of a long output at once."""
+    if len(text) <= step:
+        return len(text.split())
+    count, joined = 0, False
+    for start in range(0, len(text), step):
+        piece = text[start:start + step]
+        count += len(piece.split())
+        if joined and not piece[0].isspace():
+            count -= 1  # a word cut by the slice boundary was counted twice
+        joined = not piece[-1].isspace()
+    return count
+
+
+def generation_stats(g: Generation, ref: Ref | None) -> GenerationStats:
+    from justeval.board.diagnostics import is_refusal
+
+    out = g.output
+    return GenerationStats(id=g.id, generator=g.generator, category=g.category, dataset=g.dataset, status=g.status,
+                           has_output=out is not None, words=word_count(out) if out is not None else 0,
+                           chars=len(out) if out is not None else 0, refused=is_refusal(out), ref=ref)
+
+
 @dataclass
 class ModelRun:
-    """The records of one model, as read (before any selection)."""
+    """The records of one model, as read (before any selection): generations reduced to their
+    numbers, judgments without their raw replies, and the files both came from."""
 
     name: str
     source: str
-    generations: list[Generation]
+    generations: list[GenerationStats]
     judgments: list[Judgment]
     meta: dict[str, Any] = field(default_factory=dict)
+    files: list[RecordFile] = field(default_factory=list)
+    judgment_refs: list[Ref | None] = field(default_factory=list)  # parallel to `judgments`
 
 
 @dataclass
@@ -52,16 +106,18 @@ class ModelItems:
     category: np.ndarray            # str per item: regular | safety
     dataset: np.ndarray             # str per item
     words: np.ndarray               # output length in words; NaN without output
+    chars: np.ndarray               # output length in characters; NaN without output
     refused: np.ndarray             # bool per item: the output opens with a refusal
-    outputs: list[str | None]       # kept only for the page (keep_text)
-    instructions: list[str]
     gen_error: np.ndarray           # bool per item
     values: dict[str, np.ndarray]   # aspect -> float (NaN unless SCORED)
     state: dict[str, np.ndarray]    # aspect -> int8 state
     judges: dict[str, list[str]]    # aspect -> judges that scored it
     aspects_by_category: dict[str, list[str]]  # aspects found in this model's judgments
     templates: dict[str, list[dict[str, str]]]  # aspect -> [{name, hash}]
-    judgments: dict[ItemId, list[Judgment]] = field(default_factory=dict)
+    # kept only for the page (keep_text): where each item's output and judgments are
+    files: list[RecordFile] = field(default_factory=list)
+    gen_refs: list[Ref | None] = field(default_factory=list)
+    judgment_refs: list[list[Ref]] = field(default_factory=list)
 
     def scores(self, aspect: str, na_as: float | None) -> tuple[np.ndarray, np.ndarray]:
         """(values, included) for an aspect: N/A filled with `na_as` when given, else excluded."""
@@ -76,33 +132,53 @@ class ModelItems:
         return {i: k for k, i in enumerate(self.ids)}
 
 
+class EmptyRunDir(InputError):
+    """A run directory without a single record (what a failed `justeval run` leaves)."""
+
+
 def load_run_dir(path: str | Path) -> list[ModelRun]:
-    """The models of one run directory (normally one: the run's generator)."""
+    """The models of one run directory (normally one: the run's generator), read a block at
+    a time: outputs are reduced to their lengths as they are read, raw replies dropped."""
     rd = RunDir(path)
     if not rd.path.is_dir():
         raise InputError(rd.path, "not a run directory")
-    gens = read_records(rd.generations, Generation) if rd.generations.exists() else []
-    judgments = [j for f in rd.judgment_files() for j in read_records(f, Judgment)]
+    files: list[RecordFile] = []
+    gens: list[GenerationStats] = []
+    if rd.generations.exists():
+        files.append(RecordFile(rd.generations, GENERATIONS))
+        gens = [generation_stats(g, (0, offset)) for offset, g in iter_records(rd.generations, Generation)]
+    judgments: list[Judgment] = []
+    refs: list[Ref | None] = []
+    for f in rd.judgment_files():
+        files.append(RecordFile(f, JUDGMENTS))
+        for offset, j in iter_records(f, Judgment):
+            j.raw = None  # a board never shows a raw reply: do not hold it
+            judgments.append(j)
+            refs.append((len(files) - 1, offset))
     if not gens and not judgments:
-        raise InputError(rd.path, "no generations.jsonl and no judgments in this run directory")
+        raise EmptyRunDir(rd.path, "no generations.jsonl and no judgments in this run directory")
     names = list(dict.fromkeys([g.generator for g in gens] + [j.generator for j in judgments]))
     return [ModelRun(name=n, source=str(rd.path), generations=[g for g in gens if g.generator == n],
-                     judgments=[j for j in judgments if j.generator == n]) for n in names]
+                     judgments=[j for j in judgments if j.generator == n], files=files,
+                     judgment_refs=[r for j, r in zip(judgments, refs, strict=True) if j.generator == n])
+            for n in names]
 
 
 def load_upstream_files(paths: Sequence[str | Path]) -> list[ModelRun]:
     """Original just-eval judgment files, merged per generator (multi + safety of one model)."""
-    from justeval.board.upstream import read_upstream
+    from justeval.board.upstream import convert_line
 
+    files = [RecordFile(Path(p), UPSTREAM) for p in paths]
     runs: dict[str, ModelRun] = {}
-    for p in paths:
-        gens, judgments = read_upstream(p)
-        for g in gens:
-            run = runs.setdefault(g.generator, ModelRun(name=g.generator, source=str(p), generations=[],
-                                                        judgments=[]))
-            run.generations.append(g)
-        for j in judgments:
-            runs[j.generator].judgments.append(j)
+    for k, f in enumerate(files):
+        for line, offset, obj in iter_objects(f.path):
+            gen, judgment = convert_line(obj, f.path, line)
+            run = runs.setdefault(gen.generator, ModelRun(name=gen.generator, source=str(f.path), generations=[],
+                                                          judgments=[], files=files))
+            run.generations.append(generation_stats(gen, (k, offset)))
+            judgment.raw = None
+            run.judgments.append(judgment)
+            run.judgment_refs.append((k, offset))
     for run in runs.values():
         # The multi and safety files of one model share no ids; a repeated id keeps the last output.
         run.generations = list({g.id: g for g in run.generations}.values())
@@ -123,13 +199,13 @@ def unique_names(runs: Iterable[ModelRun]) -> Iterator[ModelRun]:
         yield run
 
 
-def _latest(judgments: list[Judgment], judge: Sequence[str] | None) -> list[Judgment]:
-    """The last record per (id, judge, template hash): later lines supersede earlier ones."""
-    keep: dict[tuple[Any, ...], Judgment] = {}
-    for j in judgments:
+def _latest(run: ModelRun, judge: Sequence[str] | None) -> list[int]:
+    """Indices of the last record per (id, judge, template hash): later lines supersede earlier ones."""
+    keep: dict[tuple[Any, ...], int] = {}
+    for k, j in enumerate(run.judgments):
         if judge and j.judge not in judge and safe_name(j.judge) not in judge:
             continue
-        keep[(j.id, j.judge, j.template.hash)] = j
+        keep[(j.id, j.judge, j.template.hash)] = k
     return list(keep.values())
 
 
@@ -139,37 +215,40 @@ def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[I
     """The arrays of one model, restricted to `ids` / `categories` and to `judge` when given.
 
     Aspects are those of this model's judgments plus `aspects_by_category`; `extend_aspects`
-    adds later the ones only other models have. `keep_text` keeps outputs, instructions and
-    judgment records (for the page); otherwise only their derived numbers are kept.
+    adds later the ones only other models have. `keep_text` keeps where each item's output
+    and judgments are (for the page, which reads them back); never the texts themselves.
     """
-    from justeval.board.diagnostics import is_refusal
-
-    judgments = _latest(run.judgments, judge)
+    chosen = _latest(run, judge)
+    judgments = [run.judgments[k] for k in chosen]
+    refs = [run.judgment_refs[k] if k < len(run.judgment_refs) else None for k in chosen]
     gens = {g.id: g for g in run.generations}
     for j in judgments:  # upstream-only or judgments without generations still count
         if j.id not in gens:
-            gens[j.id] = Generation(id=j.id, instruction="", output=None, generator=run.name, category=j.category,
-                                    status="ok")
+            gens[j.id] = GenerationStats(id=j.id, generator=run.name, category=j.category, dataset="custom",
+                                         status="ok", has_output=False, words=0, chars=0, refused=False, ref=None)
     items = [g for g in gens.values() if g.category in categories and (ids is None or g.id in ids)]
     index = {g.id: k for k, g in enumerate(items)}
     by_item: dict[ItemId, list[Judgment]] = {}
-    for j in judgments:
+    judgment_refs: list[list[Ref]] = [[] for _ in items] if keep_text else []
+    for j, ref in zip(judgments, refs, strict=True):
         if j.id in index:
             by_item.setdefault(j.id, []).append(j)
+            if keep_text and ref is not None:
+                judgment_refs[index[j.id]].append(ref)
     per_cat = {c: list(v) for c, v in (aspects_by_category or {}).items()}
     for c, found in aspects_seen([ModelRun(run.name, run.source, [], judgments)]).items():
         per_cat[c] = order_aspects([*per_cat.get(c, []), *found])
-    gen_error = np.array([g.status == "error" or g.output is None for g in items], dtype=bool)
+    gen_error = np.array([g.status == "error" or not g.has_output for g in items], dtype=bool)
     mi = ModelItems(
         model=run.name, source=run.source, ids=[g.id for g in items],
         category=np.array([g.category for g in items], dtype=object),
         dataset=np.array([(datasets or {}).get(g.id) or g.dataset for g in items], dtype=object),
-        words=np.array([len(g.output.split()) if g.output is not None else np.nan for g in items], dtype=float),
-        refused=np.array([is_refusal(g.output) for g in items], dtype=bool),
-        outputs=[g.output for g in items] if keep_text else [],
-        instructions=[g.instruction for g in items] if keep_text else [],
+        words=np.array([g.words if g.has_output else np.nan for g in items], dtype=float),
+        chars=np.array([g.chars if g.has_output else np.nan for g in items], dtype=float),
+        refused=np.array([g.refused for g in items], dtype=bool),
         gen_error=gen_error, values={}, state={}, judges={}, templates={}, aspects_by_category=per_cat,
-        judgments=by_item if keep_text else {})
+        files=run.files if keep_text else [], gen_refs=[g.ref for g in items] if keep_text else [],
+        judgment_refs=judgment_refs)
     extend_aspects(mi, {c: per_cat.get(c, []) for c in categories})
     _fill(mi, by_item, index, per_cat)
     return mi
@@ -234,14 +313,32 @@ def aspects_seen(runs: Iterable[ModelRun]) -> dict[str, list[str]]:
     return {c: order_aspects(v) for c, v in found.items()}
 
 
-def iter_models(run_dirs: Sequence[str | Path] = (), upstream: Sequence[str | Path] = ()) -> Iterator[ModelRun]:
-    """The models one run directory at a time, so a big board never holds every record at once."""
+def iter_models(run_dirs: Sequence[str | Path] = (), upstream: Sequence[str | Path] = (),
+                skipped: list[EmptyRunDir] | None = None) -> Iterator[ModelRun]:
+    """The models one run directory at a time, so a big board never holds every record at once.
+
+    A run directory without any record (a `justeval run` that failed before its first output)
+    is passed over and added to `skipped` when a list is given; without one it is an error.
+    """
     if not run_dirs and not upstream:
         raise JustevalError("nothing to put on the leaderboard: give run directories or --upstream files")
+    found = False
     for d in run_dirs:
-        yield from load_run_dir(d)
+        try:
+            runs = load_run_dir(d)
+        except EmptyRunDir as exc:
+            if skipped is None:
+                raise
+            skipped.append(exc)
+            continue
+        found = True
+        yield from runs
     if upstream:
+        found = True
         yield from load_upstream_files(upstream)
+    if not found:
+        raise JustevalError("nothing to put on the leaderboard: no run directory holds generations or judgments "
+                            f"({', '.join(str(e.path) for e in skipped or [])})")
 
 
 def load_models(run_dirs: Sequence[str | Path] = (), upstream: Sequence[str | Path] = ()) -> list[ModelRun]:

@@ -1,20 +1,19 @@
 """The static leaderboard site: `index.html` (tables, inline SVG chart, breakdowns, item
-browser), `chart.svg`, `leaderboard.json` and `leaderboard.csv`.
+browser), `chart.svg`, `leaderboard.json`, `leaderboard.csv`, and `items/` (the browser's
+texts, see `page_items`).
 
-One self-contained HTML file: CSS, JS and the item data are inlined, so it works opened from
-file:// and from any static host, with no CDN and no server. Jinja2 autoescapes every model
-and judge string; the item data travels as JSON inside `<script type="application/json">`
-with `<`, `>` and `&` written as \\u escapes (no text can close the script element), and the
-page's JS inserts it with textContent only.
+CSS, JS and the item index are inlined, so the site works opened from file:// and from any
+static host, with no CDN and no server; the texts load on demand from `items/` next to it.
+Jinja2 autoescapes every model and judge string; the item data travels as JSON inside
+`<script type="application/json">` with `<`, `>` and `&` written as \\u escapes (no text can
+close the script element), and the page's JS inserts it with textContent only.
 
-The page is streamed to disk: the template is rendered piece by piece and the item data is
-encoded one item at a time, so a large board (50 models x 1,000 items is ~65 MB of page) never
-exists as one string, nor as its JSON plus its escaped copies plus the joined page.
+The page is streamed to disk: the template is rendered piece by piece and the item index is
+encoded one item at a time.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -25,6 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from justeval.board.loading import ModelItems
+from justeval.board.page_items import ITEMS_DIR, PREVIEW_CHARS, remove_stale, script_json, write_item_files
 from justeval.board.render import COUNT_COLUMNS, diagnostics_rows, footnotes, partial, to_csv
 from justeval.board.schema import dumps as json_dumps
 from justeval.board.svg import render_svg
@@ -40,14 +40,6 @@ TEMPLATES = data_dir("leaderboard") / "templates"
 def _env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                               undefined=jinja2.StrictUndefined)
-
-
-def script_json(data: Any) -> Markup:
-    """JSON that is safe inside a <script> element: no `<`, `>` or `&` survives unescaped."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return Markup(text)
 
 
 def _v(x: float) -> str:
@@ -102,66 +94,33 @@ def _breakdowns(board: Leaderboard) -> list[dict[str, Any]]:
     return out
 
 
-def item_data(board: Leaderboard, models: Sequence[ModelItems],
-              tags: Mapping[ItemId, Instruction] | None = None) -> dict[str, Any]:
-    """Every item with each model's output, scores, rationales and judgment status."""
-    order = [r.model for r in board.rows]
-    by_name = {m.model: m for m in models}
-    items: dict[ItemId, dict[str, Any]] = {}
-    for k_model, name in enumerate(order):
-        mi = by_name[name]
-        for k, item_id in enumerate(mi.ids):
-            it = items.get(item_id)
-            if it is None:
-                tag = (tags or {}).get(item_id)
-                it = items[item_id] = {
-                    "id": item_id, "instruction": tag.instruction if tag else "", "dataset": str(mi.dataset[k]),
-                    "category": str(mi.category[k]), "tasks": list(tag.task_types) if tag else [],
-                    "topics": list(tag.topics) if tag else [], "difficulty": tag.difficulty if tag else None,
-                    "outputs": [None] * len(order)}
-            recs = mi.judgments.get(item_id, [])
-            if not it["instruction"]:
-                it["instruction"] = _instruction(mi, k)
-            scores: dict[str, float | None] = {}
-            rationales: dict[str, str] = {}
-            statuses = []
-            for j in recs:
-                scores.update(j.scores)
-                rationales.update(j.rationales)
-                statuses.append(j.status)
-            status = "not judged" if not recs else next((s for s in statuses if s != "ok"), "ok")
-            if mi.gen_error[k]:
-                status = "generation error"
-            it["outputs"][k_model] = {"output": mi.outputs[k], "scores": scores, "rationales": rationales,
-                                      "status": status}
-    ordered = sorted(items.values(), key=lambda it: (isinstance(it["id"], str), str(it["id"]).zfill(12)))
-    return {"models": order, "aspects": board.aspects, "items": ordered}
-
-
-def _instruction(mi: ModelItems, k: int) -> str:
-    return mi.instructions[k]
-
-
 def items_chunks(data: Mapping[str, Any], size: int = 1 << 16) -> Iterator[Markup]:
-    """`script_json(data)` in pieces of about `size` characters, encoding one item at a time."""
-    yield Markup('{"models":') + script_json(data["models"]) + Markup(',"aspects":') + \
-        script_json(data["aspects"]) + Markup(',"items":[')
-    buf: list[str] = []
-    filled = 0
-    for k, item in enumerate(data["items"]):
-        text = script_json(item)
-        buf.append("," + text if k else text)
-        filled += len(text) + 1
-        if filled >= size:
-            yield Markup("".join(buf))
-            buf, filled = [], 0
-    yield Markup("".join(buf) + "]}")
+    """`script_json(data)` in pieces of about `size` characters: the lists "items" and "cells"
+    are encoded one element at a time, so the page never holds the whole index as one string."""
+    keys = list(data)
+    for n, key in enumerate(keys):
+        value = data[key]
+        yield Markup("{" if n == 0 else ",") + script_json(key) + Markup(":")
+        if key not in ("items", "cells") or not isinstance(value, list):
+            yield script_json(value)
+            continue
+        buf: list[str] = ["["]
+        filled = 0
+        for k, element in enumerate(value):
+            text = script_json(element)
+            buf.append("," + text if k else text)
+            filled += len(text) + 1
+            if filled >= size:
+                yield Markup("".join(buf))
+                buf, filled = [], 0
+        yield Markup("".join(buf) + "]")
+    yield Markup("}" if keys else "{}")
 
 
-def iter_page(board: Leaderboard, models: Sequence[ModelItems] = (),
-              tags: Mapping[ItemId, Instruction] | None = None, *, with_items: bool = True,
-              svg_file: str | None = None, title: str = "justeval leaderboard") -> Iterator[str]:
-    """The page as a stream of text pieces (see `render_page`)."""
+def iter_page(board: Leaderboard, items: Mapping[str, Any] | None = None, *, svg_file: str | None = None,
+              title: str = "justeval leaderboard") -> Iterator[str]:
+    """The page as a stream of text pieces; `items` is the item browser's index written by
+    `page_items.write_item_files` (None: a page without the browser)."""
     from justeval import __version__
 
     header, diag = diagnostics_rows(board)
@@ -169,35 +128,40 @@ def iter_page(board: Leaderboard, models: Sequence[ModelItems] = (),
     judges = sorted({j for r in board.rows for s in r.aspects.values() for j in s.judges})
     templates = sorted({f"{t['name']}@{t['hash']}" for r in board.rows for s in r.aspects.values()
                         for t in s.templates})
-    has_items = bool(with_items and models)
+    has_items = bool(items and items.get("items"))
     context = {
         "title": title, "version": __version__, "settings": board.settings, "models": [r.model for r in board.rows],
         "judges": judges, "templates": templates, "aspects": board.aspects, "count_columns": COUNT_COLUMNS,
-        "rows": _rows(board), "notes": footnotes(board), "svg": Markup(render_svg(board)), "svg_file": svg_file,
+        "rows": _rows(board), "notes": footnotes(board), "svg": Markup(render_svg(board)),
+        "svg_narrow": Markup(render_svg(board, narrow=True)), "svg_file": svg_file,
         "diag_header": header, "diag_rows": diag_rows, "breakdowns": _breakdowns(board),
-        "has_items": has_items,
-        "items_chunks": items_chunks(item_data(board, models, tags)) if has_items else iter(()),
+        "has_items": has_items, "preview_chars": PREVIEW_CHARS,
+        "items_chunks": items_chunks(items) if items and has_items else iter(()),
         "css": Markup((TEMPLATES / "site.css").read_text("utf-8")),
         "js": Markup((TEMPLATES / "site.js").read_text("utf-8")),
     }
     return _env().get_template("index.html.j2").generate(**context)
 
 
-def render_page(board: Leaderboard, models: Sequence[ModelItems] = (),
-                tags: Mapping[ItemId, Instruction] | None = None, *, with_items: bool = True,
-                svg_file: str | None = None, title: str = "justeval leaderboard") -> str:
-    """The whole page as one string (fine for a page without items; `publish_site` streams)."""
-    return "".join(iter_page(board, models, tags, with_items=with_items, svg_file=svg_file, title=title))
+def render_page(board: Leaderboard, *, svg_file: str | None = None, title: str = "justeval leaderboard") -> str:
+    """The page without the item browser as one string (`leaderboard --format html`)."""
+    return "".join(iter_page(board, None, svg_file=svg_file, title=title))
 
 
 def publish_site(board: Leaderboard, models: Sequence[ModelItems], out: str | Path,
                  tags: Mapping[ItemId, Instruction] | None = None) -> list[Path]:
-    """Write the site into `out`; returns the files written."""
+    """Write the site into `out`; returns the files written. The item browser's side files
+    go first and `index.html` last, so the page never points at files not yet there."""
     out = Path(out)
+    written: list[Path] = []
+    if any(len(m.ids) for m in models):
+        items, written = write_item_files(board, models, out, tags)
+    else:
+        items = None
+        remove_stale(out / ITEMS_DIR, [])
     files: dict[str, str | Iterator[str]] = {
         "chart.svg": render_svg(board), "leaderboard.json": json_dumps(board), "leaderboard.csv": to_csv(board),
-        "index.html": iter_page(board, models, tags, svg_file="chart.svg")}
-    written = []
+        "index.html": iter_page(board, items, svg_file="chart.svg")}
     for name, text in files.items():
         with atomic_output(out / name) as fh:
             if isinstance(text, str):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console
 
 from justeval.board.breakdowns import BreakdownRow
 from justeval.board.tables import Leaderboard
@@ -99,12 +98,31 @@ def csv_files(board: Leaderboard, out: Path) -> dict[Path, str]:
     return files
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def esc(c: str) -> str:
-        return c.replace("|", "\\|").replace("\n", " ")
+_MD_INLINE = re.compile(r"([\\`*_\[\]|~#])")
+_MD_BLOCK_START = re.compile(r"^([-+]|\d+[.)])")
 
-    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+
+def md_text(text: str, *, line_start: bool = False) -> str:
+    """Any text (a model, judge, aspect or group name, a note) as Markdown that renders as
+    exactly that text: HTML special characters as entities, Markdown's inline markers
+    backslash-escaped, one line; `line_start` also escapes what would open a list."""
+    out = " ".join(str(text).split())
+    out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = _MD_INLINE.sub(r"\\\1", out)
+    return _MD_BLOCK_START.sub(r"\\\1", out) if line_start else out
+
+
+# Cells we format ourselves from numbers ("4.23 [4.10, 4.35] (n=12)", "1-3", "-") stay as they are.
+_NUMERIC_CELL = re.compile(r"[-+\d.,\s\[\]*()n=/]*")
+
+
+def _md_cell(text: str) -> str:
+    return text if _NUMERIC_CELL.fullmatch(text) else md_text(text)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(md_text(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -174,37 +192,27 @@ def diagnostics_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
 
 def to_markdown(board: Leaderboard, by: list[str] | None = None) -> str:
     parts = ["## Leaderboard", "", _md_table(*main_rows(board)), ""]
-    parts += [f"- {n}" for n in footnotes(board)]
+    parts += [f"- {md_text(n, line_start=True)}" for n in footnotes(board)]
     for dim in by or board.breakdowns:
         if dim in board.breakdowns:
-            parts += ["", f"## By {dim} (average [95% CI])", "", _md_table(*breakdown_pivot(board.breakdowns[dim]))]
+            parts += ["", f"## By {md_text(dim)} (average \\[95% CI\\])", "",
+                      _md_table(*breakdown_pivot(board.breakdowns[dim]))]
     parts += ["", "## Diagnostics", "", _md_table(*diagnostics_rows(board))]
     return "\n".join(parts) + "\n"
 
 
-def _rich(title: str, header: list[str], rows: list[list[str]], numeric_from: int = 2) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for k, h in enumerate(header):
-        table.add_column(h, justify="right" if k >= numeric_from else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*[Text(c) for c in row])
-    return table
+def rich_renderable(board: Leaderboard, by: list[str] | None = None, title: str = "Leaderboard", *,
+                    ci: bool = False) -> Any:
+    """The leaderboard for a terminal: tables laid out for the width they are printed at (see
+    `justeval.board.terminal`); `ci` adds each 95% CI under its mean."""
+    from justeval.board.terminal import BoardView
+
+    return BoardView(board, by, title, ci=ci)
 
 
-def rich_renderable(board: Leaderboard, by: list[str] | None = None, title: str = "Leaderboard") -> Group:
-    header, rows = main_rows(board, ci_sep="\n")
-    parts: list[Any] = [_rich(title, header, rows)]
-    parts += [Text(n, style="dim") for n in footnotes(board)]
-    for dim in by or board.breakdowns:
-        if dim in board.breakdowns:
-            parts.append(_rich(f"By {dim}: average [95% CI]", *breakdown_pivot(board.breakdowns[dim]), numeric_from=1))
-    parts.append(_rich("Diagnostics", *diagnostics_rows(board), numeric_from=1))
-    return Group(*parts)
-
-
-def to_text(board: Leaderboard, by: list[str] | None = None, width: int = 200) -> str:
+def to_text(board: Leaderboard, by: list[str] | None = None, width: int = 200, *, ci: bool = False) -> str:
     console = Console(width=width, record=True, file=open_null(), color_system=None)
-    console.print(rich_renderable(board, by))
+    console.print(rich_renderable(board, by, ci=ci))
     return console.export_text()
 
 

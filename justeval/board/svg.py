@@ -33,7 +33,39 @@ AXIS = 24           # tick labels below the plot area
 ROW_GAP = 14        # space between rows of panels
 RIGHT = 12          # right margin
 MAX_WIDTH = 1280    # panels wrap into rows beyond this (the page column is ~1340 px at 1400)
+LABEL_MAX = 260     # the model-name column at most; longer names are shortened in the middle
 TICK_FONT = 10
+# The page's narrow chart, shown instead on a phone: one panel a row, names in at most 150 px.
+NARROW = {"max_width": 360, "label_max": 150, "panel": 170}
+
+# Approximate advance widths at 12 px in the common sans-serif fonts, erring wide (DejaVu Sans,
+# a wide one, is what a Linux browser often falls back to): label widths without a browser.
+_THIN_GLYPHS = set("ijl.,:;'|!")
+_NARROW_GLYPHS = set("frt()[]{}-/ ")
+_WIDE_GLYPHS = set("mwMW@%")
+
+
+def text_width(text: str) -> float:
+    """About how many pixels `text` takes at 12 px (errs on the wide side)."""
+    return sum(3.9 if c in _THIN_GLYPHS else 5.2 if c in _NARROW_GLYPHS else 11.0 if c in _WIDE_GLYPHS
+               else 8.8 if c.isupper() else 7.7 if c.isdigit() else 7.4 for c in text)
+
+
+def fit_text(text: str, room: float) -> str:
+    """`text`, or its start and end around an ellipsis so that it fits `room` pixels (both
+    ends kept: model names differ at the end as often as at the start)."""
+    if text_width(text) <= room:
+        return text
+    head, tail = text[: len(text) // 2], text[len(text) // 2:]
+    while head or tail:
+        if len(head) >= len(tail):
+            head = head[:-1]
+        else:
+            tail = tail[1:]
+        shown = head + "…" + tail
+        if text_width(shown) <= room:
+            return shown
+    return "…"
 
 
 @lru_cache(maxsize=1)
@@ -70,23 +102,24 @@ def ticks(lo: float, hi: float) -> list[float]:
     return [round(start + k * step, 2) for k in range(int((hi - start) / step + 1e-9) + 1)]
 
 
-def _layout(n_panels: int, label_width: int) -> tuple[int, int]:
-    """(columns, rows) of panels: as many columns as fit MAX_WIDTH, rows balanced."""
-    fit = max(1, (MAX_WIDTH - label_width - RIGHT + GAP) // (PANEL + GAP))
+def _layout(n_panels: int, label_width: int, max_width: int = MAX_WIDTH, panel: int = PANEL) -> tuple[int, int]:
+    """(columns, rows) of panels: as many columns as fit `max_width`, rows balanced."""
+    fit = max(1, (max_width - label_width - RIGHT + GAP) // (panel + GAP))
     rows = max(1, math.ceil(n_panels / fit))
     return max(1, math.ceil(n_panels / rows)), rows
 
 
-def chart_context(board: Leaderboard, title: str = "Judge scores by aspect (95% CI)") -> dict[str, Any]:
+def chart_context(board: Leaderboard, title: str = "Judge scores by aspect (95% CI)", *, max_width: int = MAX_WIDTH,
+                  label_max: int = LABEL_MAX, panel: int = PANEL) -> dict[str, Any]:
     models = [r.model for r in board.rows]
-    label_width = min(260, 16 + 7 * max((len(m) for m in models), default=8))
+    label_width = math.ceil(min(label_max, 16 + max((text_width(m) for m in models), default=56)))
     series = [_Series(a, [(r.aspects[a].mean, r.aspects[a].ci_low, r.aspects[a].ci_high) if a in r.aspects
                           else (math.nan,) * 3 for r in board.rows]) for a in board.aspects]
     series.append(_Series("average", [(r.average.mean, r.average.ci_low, r.average.ci_high) for r in board.rows],
                           average=True))
     lo, hi = shared_domain([s.values for s in series])
     scale = ticks(lo, hi)
-    cols, n_rows = _layout(len(series), label_width)
+    cols, n_rows = _layout(len(series), label_width, max_width, panel)
     plot_height = ROW * max(len(models), 1)
     block = PANEL_HEAD + plot_height + AXIS
     rows = []
@@ -95,10 +128,10 @@ def chart_context(board: Leaderboard, title: str = "Judge scores by aspect (95% 
         bottom = top + plot_height
         panels = []
         for c, s in enumerate(series[r * cols:(r + 1) * cols]):
-            x0 = label_width + c * (PANEL + GAP)
+            x0 = label_width + c * (panel + GAP)
 
             def sx(v: float, x0: float = x0) -> float:
-                return round(x0 + (min(max(v, lo), hi) - lo) / (hi - lo) * PANEL, 2)
+                return round(x0 + (min(max(v, lo), hi) - lo) / (hi - lo) * panel, 2)
 
             marks = []
             for i, (mean, clo, chi) in enumerate(s.values):
@@ -112,16 +145,19 @@ def chart_context(board: Leaderboard, title: str = "Judge scores by aspect (95% 
             for k, t in enumerate(scale):
                 anchor = "start" if k == 0 and len(scale) > 1 else "end" if k == len(scale) - 1 else "middle"
                 tick_marks.append({"x": sx(t), "label": f"{t:g}", "anchor": anchor})
-            panels.append({"x": x0, "width": PANEL, "title": s.title, "average": s.average, "marks": marks,
+            panels.append({"x": x0, "width": panel, "title": s.title, "average": s.average, "marks": marks,
                            "ticks": tick_marks})
-        labels = [{"y": top + ROW * i + ROW / 2, "text": m} for i, m in enumerate(models)]
+        labels = [{"y": top + ROW * i + ROW / 2, "text": fit_text(m, label_width - 16), "full": m}
+                  for i, m in enumerate(models)]
         rows.append({"top": top, "bottom": bottom, "labels": labels, "panels": panels})
-    width = label_width + cols * (PANEL + GAP) - GAP + RIGHT
+    width = label_width + cols * (panel + GAP) - GAP + RIGHT
     height = TITLE + n_rows * block + (n_rows - 1) * ROW_GAP
     return {"title": title, "width": width, "height": height, "label_width": label_width, "rows": rows,
             "domain": (lo, hi), "tick_font": TICK_FONT}
 
 
-def render_svg(board: Leaderboard, title: str = "Judge scores by aspect (95% CI)") -> str:
-    """The chart as a standalone SVG document (also valid inline in HTML5)."""
-    return _env().get_template("chart.svg.j2").render(**chart_context(board, title))
+def render_svg(board: Leaderboard, title: str = "Judge scores by aspect (95% CI)", *, narrow: bool = False) -> str:
+    """The chart as a standalone SVG document (also valid inline in HTML5); `narrow`: the
+    phone-sized version (one panel a row)."""
+    sizes: dict[str, int] = NARROW if narrow else {}
+    return _env().get_template("chart.svg.j2").render(**chart_context(board, title, **sizes))

@@ -65,7 +65,8 @@ def _template_ref(mode: str) -> TemplateRef:
     return TemplateRef(name=mode, hash="upstream-" + hashlib.sha256(mode.encode()).hexdigest()[:8])
 
 
-def _convert(obj: dict[str, Any], path: Path, line: int) -> tuple[Generation, Judgment]:
+def convert_line(obj: dict[str, Any], path: Path, line: int) -> tuple[Generation, Judgment]:
+    """One upstream line as our records; a line that is not an upstream judgment is an InputError."""
     try:
         item_id = normalize_id(obj["id"])
         config = obj["eval_config"]
@@ -114,7 +115,7 @@ def read_upstream(path: str | Path) -> tuple[list[Generation], list[Judgment]]:
     gens: list[Generation] = []
     judgments: list[Judgment] = []
     for line, obj in iter_json_lines(path):
-        gen, judgment = _convert(obj, path, line)
+        gen, judgment = convert_line(obj, path, line)
         gens.append(gen)
         judgments.append(judgment)
     return gens, judgments

@@ -13,6 +13,7 @@ from justeval.cli.app import app
 from justeval.cli.options import InstructionsOpt
 
 if TYPE_CHECKING:
+    from justeval.board.build import Built
     from justeval.board.tables import Settings
 
 FORMATS = ("table", "md", "csv", "json", "html")
@@ -27,7 +28,8 @@ UpstreamOpt = Annotated[list[Path] | None, typer.Option("--upstream", help="an o
 BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for the 95% CIs "
                                            "(0: none)")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the bootstrap")]
-NaAsOpt = Annotated[float | None, typer.Option("--na-as", help="count N/A scores as this value (5 reproduces the "
+NaAsOpt = Annotated[float | None, typer.Option("--na-as",
+                                               help="count N/A scores as this value on the 1-5 scale (5 reproduces the "
                                                "original just-eval report); default: exclude and count them")]
 SubsetOpt = Annotated[str, typer.Option("--subset", help="lite | regular | safety | all")]
 
@@ -36,6 +38,12 @@ def _settings(judge: list[str] | None, subset: str, na_as: float | None, bootstr
     from justeval.board.tables import Settings
 
     return Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=list(judge) if judge else None)
+
+
+def _note_skipped(built: Built) -> None:
+    for skipped in built.skipped:
+        typer.echo(f"note: skipped {skipped.path}: it holds no generations and no judgments (a run that failed "
+                   "before its first output?)", err=True)
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -63,20 +71,22 @@ def leaderboard(
     seed: SeedOpt = 0,
     instructions: InstructionsOpt = None,
     upstream: UpstreamOpt = None,
+    ci: Annotated[bool, typer.Option("--ci", help="table: show each 95% CI under its mean")] = False,
 ) -> None:
     """Per-model, per-aspect means with 95% bootstrap CIs, counts, breakdowns and diagnostics."""
     from justeval.board.build import build_leaderboard
-    from justeval.errors import JustevalError
+    from justeval.errors import JustevalError, UsageError
 
     if fmt not in FORMATS:
-        raise JustevalError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
+        raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
     dims = [d.strip() for item in (by or ["aspect"]) for d in item.split(",") if d.strip()]
     bad = [d for d in dims if d not in BY]
     if bad:
-        raise JustevalError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
+        raise UsageError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=dims, instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed),
                               keep_judgments=False)
+    _note_skipped(built)
     board = built.board
     if fmt == "json":
         from justeval.board.schema import dumps
@@ -100,16 +110,16 @@ def leaderboard(
     elif fmt == "html":
         from justeval.board.publish import render_page
 
-        _emit(render_page(board, built.models, built.tags, with_items=False), out)
+        _emit(render_page(board), out)
     elif out is not None:
         from justeval.board.render import to_text
 
-        _emit(to_text(board), out)
+        _emit(to_text(board, ci=ci), out)
     else:
         from justeval.board.render import rich_renderable
         from justeval.console import console
 
-        console(piped_width=240).print(rich_renderable(board))
+        console(piped_width=240).print(rich_renderable(board, ci=ci))
 
 
 @app.command("compare")
@@ -126,8 +136,10 @@ def compare(
     from justeval.board.build import build_leaderboard
     from justeval.board.compare import compare_models
     from justeval.board.compare_render import comparison_json, print_comparison
-    from justeval.errors import JustevalError
+    from justeval.errors import JustevalError, UsageError
 
+    if fmt not in ("table", "json"):
+        raise UsageError(f"unknown --format {fmt!r} (choose from table, json)")
     built = build_leaderboard([run_a, run_b], settings=_settings(judge, "all", na_as, 0, seed))
     if len(built.models) != 2:
         names = ", ".join(m.model for m in built.models)
@@ -138,10 +150,8 @@ def compare(
         import json
 
         sys.stdout.write(json.dumps(comparison_json(result), indent=2, ensure_ascii=False) + "\n")
-    elif fmt == "table":
-        print_comparison(result)
     else:
-        raise JustevalError(f"unknown --format {fmt!r} (choose from table, json)")
+        print_comparison(result)
 
 
 @app.command("publish")
@@ -163,6 +173,7 @@ def publish(
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed),
                               keep_judgments=True, want_tags=True)
+    _note_skipped(built)
     if built.tags:
         from justeval.board.breakdowns import breakdown
 

@@ -137,12 +137,13 @@ class BackendSpec(BaseModel):
             return key
         return backend_class(self.kind).find_key(self.model, self.base_url)
 
-    def build(self, *, timeout_s: float | None = None) -> Backend:
+    def build(self, *, timeout_s: float | None = None, key: bool = True) -> Backend:
         """The backend this spec describes; `timeout_s` (the engine's per-call deadline) is its
-        client timeout unless the spec sets one."""
+        client timeout unless the spec sets one. `key=False` builds it without looking up a key,
+        for estimates and checks that send nothing."""
         cls = backend_class(self.kind)
         timeout = self.timeout_s if self.timeout_s is not None else timeout_s
-        return cls(self.model, base_url=self.base_url, api_key=self.api_key(),
+        return cls(self.model, base_url=self.base_url, api_key=self.api_key() if key else None,
                    completion=self.endpoint == "completions", timeout=timeout, **self.options)
 
     def manifest(self) -> dict[str, Any]:

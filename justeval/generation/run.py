@@ -138,7 +138,7 @@ def estimate_generation(settings: GenerateSettings, builder: PromptBuilder, todo
         text = request.prompt if request.prompt is not None else "\n".join(m.content for m in request.messages)
         prompt_tokens += count_tokens(text, settings.model.spec) + 4 * len(request.messages)
     completion_tokens = (params.max_tokens or 0) * len(todo)
-    backend = buildable(settings.model, settings.engine)
+    backend = buildable(settings.model, settings.engine, estimate=True)
     if not todo:
         cost: float | None = 0.0
     elif backend is not None:

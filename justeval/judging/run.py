@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,6 +78,66 @@ def latest_generations(rd: RunDir) -> tuple[list[Generation], int]:
     return usable, len(latest) - len(usable)
 
 
+@dataclass
+class _Located:
+    """A generation without its output (`output` emptied), and where its line starts: the judge
+    stage reads each output back only while its request is built, so a run of long outputs is
+    never held in memory whole."""
+
+    offset: int | None
+    generation: Generation
+
+
+def _latest_located(rd: RunDir) -> tuple[list[_Located], int]:
+    """`latest_generations`, streamed: the usable ones located in the file, and the count of ids
+    whose latest generation is not usable."""
+    from justeval.streaming import iter_records
+
+    latest: dict[ItemId, tuple[int, Generation]] = {}
+    for offset, gen in iter_records(rd.generations, Generation):
+        latest[gen.id] = (offset, gen.model_copy(update={"output": "" if gen.output is not None else None}))
+    usable = [_Located(offset, g) for offset, g in latest.values() if g.status == "ok" and g.output is not None]
+    return usable, len(latest) - len(usable)
+
+
+class _Requests:
+    """The judge requests, built one at a time as the engine takes them (it knows their number
+    for the progress line): each output is read back from its line, rendered, and let go."""
+
+    def __init__(self, rd: RunDir, todo: list[_Located], build: Callable[[Generation], JudgeItem],
+                 items: dict[str, JudgeItem], *, keep_requests: bool = False) -> None:
+        self.rd, self.todo, self.build, self.items = rd, todo, build, items
+        self.keep_requests = keep_requests  # for estimates; a run lets each request go once it is sent
+
+    def __len__(self) -> int:
+        return len(self.todo)
+
+    def check_templates(self) -> None:
+        """Build the first request of each category now, so a template that fails to render
+        (an undefined variable, a runtime error) stops the stage before anything is written."""
+        first = {loc.generation.category: loc for loc in reversed(self.todo)}
+        for item in _Requests(self.rd, list(first.values()), self.build, {}):
+            del item
+
+    def __iter__(self) -> Iterator[Request]:
+        from contextlib import nullcontext
+
+        from justeval.streaming import read_line
+
+        on_disk = any(loc.offset is not None for loc in self.todo)
+        with open(self.rd.generations, "rb") if on_disk else nullcontext() as fh:
+            for located in self.todo:
+                gen = located.generation
+                if located.offset is not None:
+                    gen = Generation.model_validate(read_line(self.rd.generations, located.offset, fh))
+                item = self.build(gen)
+                # what the record needs of the generation, without its output
+                request = item.request if self.keep_requests else Request(key=item.request.key)
+                self.items[item.request.key] = JudgeItem(generation=located.generation, template=item.template,
+                                                         aspects=item.aspects, request=request)
+                yield item.request
+
+
 def selected(rd: RunDir, gens: list[Generation], selection: Selection) -> list[Generation]:
     """The generations the selection options keep. Tags (task, topic, difficulty) and the lite
     ids come from the instruction source the run recorded."""
@@ -126,15 +186,17 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
                            templates={c: TemplateRef(name=t.name, hash=t.hash) for c, t in by_category})
     if not rd.generations.exists() and not (dry_run and planned):
         rd.load_generations()  # raises the one-line "no generations" error
-    gens, summary.skipped_generations = latest_generations(rd)
+    located, summary.skipped_generations = _latest_located(rd) if rd.generations.exists() else ([], 0)
     if planned:
-        have = {g.id for g in gens}
-        gens += [g for g in planned if g.id not in have]
-    gens = selected(rd, gens, settings.selection)
-    summary.items = len(gens)
+        have = {loc.generation.id for loc in located}
+        located += [_Located(None, g) for g in planned if g.id not in have]
+    keep = {g.id for g in selected(rd, [loc.generation for loc in located], settings.selection)}
+    located = [loc for loc in located if loc.generation.id in keep]
+    summary.items = len(located)
     done = done_keys(rd, spec, retry_parse_errors=retry_parse_errors)
-    todo = [g for g in gens if (g.id, templates.for_category(g.category).hash) not in done]
-    summary.already_done = len(gens) - len(todo)
+    todo = [loc for loc in located
+            if (loc.generation.id, templates.for_category(loc.generation.category).hash) not in done]
+    summary.already_done = len(located) - len(todo)
     summary.to_do = len(todo)
     config = settings.engine.but(description=f"judge {spec}")
 
@@ -142,28 +204,53 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
         # the schema sent with our own templates counts as prompt tokens; without a usable
         # backend here (no key yet), assume it will take structured output, as most do, and
         # price by the judge's list price
-        backend = buildable(settings.judge, config)
-        items = [build_item(g, templates, params=settings.params, judge_system=settings.judge_system,
-                            max_words=settings.max_words,
-                            structured=backend.supports_response_format() if backend else True) for g in todo]
-        summary.estimate = estimate_calls(items, spec, max_tokens=settings.params.max_tokens,
-                                          price=_pricer(backend) if backend else None)
+        backend = buildable(settings.judge, config, estimate=True)
+        structured = backend.supports_response_format() if backend else True
+        summary.estimate = _estimate(rd, todo, lambda g: build_item(
+            g, templates, params=settings.params, judge_system=settings.judge_system, max_words=settings.max_words,
+            structured=structured), spec, settings.params.max_tokens, _pricer(backend) if backend else None)
         return summary
     if not todo:
         return summary
 
     backend = settings.judge.build(timeout_s=config.timeout_s)
     structured = backend.supports_response_format()
-    items = [build_item(g, templates, params=settings.params, judge_system=settings.judge_system,
-                        max_words=settings.max_words, structured=structured) for g in todo]
+    items: dict[str, JudgeItem] = {}
+    requests = _Requests(rd, todo, lambda g: build_item(g, templates, params=settings.params,
+                                                         judge_system=settings.judge_system,
+                                                         max_words=settings.max_words, structured=structured), items)
+    requests.check_templates()  # a template that cannot render fails here, before anything is written
     rd.record("judging", JudgeSection(command=command, settings=settings, templates={
         c: TemplateInfo(name=t.name, hash=t.hash, source=t.source, upstream=t.upstream) for c, t in by_category}),
         key=spec)
     started = time.perf_counter()
     with JsonlAppender(out_path) as appender:
-        summary.engine = asyncio.run(_judge_items(backend, config, items, spec, appender, summary.error_reasons))
+        summary.engine = asyncio.run(_judge_items(backend, config, requests, items, spec, appender,
+                                                  summary.error_reasons))
     summary.engine.wall_s = time.perf_counter() - started
     return summary
+
+
+def _estimate(rd: RunDir, todo: list[_Located], build: Callable[[Generation], JudgeItem], spec: str,
+              max_tokens: int | None, price: Pricer | None, chunk: int = 64) -> CostEstimate:
+    """The dry run's estimate, from the very requests a run would send, built a chunk at a time."""
+    items: dict[str, JudgeItem] = {}
+    total = CostEstimate(calls=0, prompt_tokens=0, completion_tokens=0, cost_usd=0.0)
+    batch: list[JudgeItem] = []
+    for request in _Requests(rd, todo, build, items, keep_requests=True):
+        batch.append(items.pop(request.key))
+        if len(batch) >= chunk:
+            total = _add(total, estimate_calls(batch, spec, max_tokens=max_tokens, price=price))
+            batch = []
+    if batch:
+        total = _add(total, estimate_calls(batch, spec, max_tokens=max_tokens, price=price))
+    return total
+
+
+def _add(a: CostEstimate, b: CostEstimate) -> CostEstimate:
+    cost = None if a.cost_usd is None or b.cost_usd is None else a.cost_usd + b.cost_usd
+    return CostEstimate(calls=a.calls + b.calls, prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+                        completion_tokens=a.completion_tokens + b.completion_tokens, cost_usd=cost)
 
 
 def judge_many(run_dir: str | Path, judges: Sequence[JudgeSettings], *, dry_run: bool = False,
@@ -184,11 +271,11 @@ def judge_many(run_dir: str | Path, judges: Sequence[JudgeSettings], *, dry_run:
     return summaries
 
 
-def buildable(spec: BackendSpec, config: EngineConfig) -> Backend | None:
+def buildable(spec: BackendSpec, config: EngineConfig, *, estimate: bool = False) -> Backend | None:
     """The backend, or None when it cannot be set up here (no API key yet): estimates then use
-    list prices by name."""
+    list prices by name. For an `estimate` the key is not looked up (nothing is sent)."""
     try:
-        return spec.build(timeout_s=config.timeout_s)
+        return spec.build(timeout_s=config.timeout_s, key=not estimate)
     except JustevalError:
         return None
 
@@ -206,14 +293,14 @@ def _pricer(backend: Backend) -> Pricer:
     return lambda prompt, completion: backend.cost_usd(Usage(prompt_tokens=prompt, completion_tokens=completion))
 
 
-async def _judge_items(backend: Backend, config: EngineConfig, items: list[JudgeItem], judge: str,
-                       appender: JsonlAppender, reasons: Counter[str]) -> RunSummary:
+async def _judge_items(backend: Backend, config: EngineConfig, requests: _Requests, by_key: dict[str, JudgeItem],
+                       judge: str, appender: JsonlAppender, reasons: Counter[str]) -> RunSummary:
     """One engine pass over every item; each reply is validated against its own template's
-    aspects, so regular and safety items share the concurrency and the budget."""
-    by_key = {it.request.key: it for it in items}
+    aspects, so regular and safety items share the concurrency and the budget. `by_key` fills as
+    `requests` are taken; an entry is dropped once its record is written."""
 
     def on_result(result: CallResult) -> None:
-        record = to_judgment(by_key[result.request.key], judge, result)
+        record = to_judgment(by_key.pop(result.request.key), judge, result)
         appender.write(record)
         if record.status == "error":
             reasons[record.error or "error"] += 1
@@ -221,7 +308,7 @@ async def _judge_items(backend: Backend, config: EngineConfig, items: list[Judge
     def validate(request: Request, completion: Completion) -> ParsedScores:
         return parse_scores(completion.text, by_key[request.key].aspects)
 
-    return await Engine(backend, config).run([it.request for it in items], on_result, validate_request=validate)
+    return await Engine(backend, config).run(requests, on_result, validate_request=validate)
 
 
 def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:

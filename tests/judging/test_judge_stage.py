@@ -268,3 +268,4 @@ def test_dry_run_counts_the_structured_output_schema_sent_with_every_call(tmp_pa
     schema_tokens = sum(count_tokens(s, JUDGE) for s in schemas)
     assert schema_tokens > 100  # the schema is a real share of each prompt
     assert est.prompt_tokens == plain.prompt_tokens + schema_tokens
+

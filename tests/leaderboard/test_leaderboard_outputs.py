@@ -147,7 +147,8 @@ def test_site_escapes_model_text_and_embeds_items(tmp_path: Path) -> None:
     built = build_leaderboard([write_run(tmp_path / "r", gens, judg)], settings=Settings(bootstrap=20),
                               keep_judgments=True)
     files = publish_site(built.board, built.models, tmp_path / "site")
-    assert {f.name for f in files} == {"index.html", "chart.svg", "leaderboard.json", "leaderboard.csv"}
+    assert {str(f.relative_to(tmp_path / "site")) for f in files} == {
+        "index.html", "chart.svg", "leaderboard.json", "leaderboard.csv", "items/m000-0000.js"}
     page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "<script>document" not in page and "<img src=x" not in page
     assert str(markupsafe.escape(m)) in page
@@ -156,8 +157,14 @@ def test_site_escapes_model_text_and_embeds_items(tmp_path: Path) -> None:
     assert blob is not None
     data = json.loads(blob.group(1))
     assert data["models"] == [m]
-    first = data["items"][0]["outputs"][0]
-    assert first["output"] == EVIL and first["rationales"]["helpfulness"] == EVIL and first["scores"]["depth"] == 3.0
+    assert data["cells"][0][0][3 + data["aspects"].index("depth")] == 3.0
+    # the texts are in the side file, as data a script hands over: no markup survives unescaped
+    side = (tmp_path / "site" / "items" / "m000-0000.js").read_text(encoding="utf-8")
+    assert side.startswith("justevalItems(") and side.endswith(");\n")
+    assert "<" not in side and ">" not in side and "&" not in side
+    rows = json.loads(side[len("justevalItems("):-len(");\n")])["rows"]
+    assert rows[0] == [0, EVIL, {a: EVIL for a in REGULAR}]
+    assert rows[1][1] == "plain answer"
     ET.fromstring((tmp_path / "site" / "chart.svg").read_text(encoding="utf-8"))
 
 

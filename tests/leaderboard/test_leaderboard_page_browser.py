@@ -23,6 +23,7 @@ import pytest
 from justeval.board import Settings, build_leaderboard
 from justeval.board.publish import publish_site
 
+from .devtools import phone_probe
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
 
 pytestmark = pytest.mark.browser
@@ -282,3 +283,101 @@ def test_a_table_too_wide_for_the_window_scrolls_in_its_own_box(chromium: str, w
     assert board["scrollWidth"] > board["clientWidth"]  # wider than the window: it scrolls...
     assert lay["pageScrollWidth"] <= lay["pageClientWidth"]  # ...inside its box, not the page
     assert lay["svgWidth"] <= next(b for b in lay["boxes"] if b["id"] == "chart")["clientWidth"]  # scaled down
+
+
+# ---- long outputs: previews load by chunk, whole texts on request, search reaches every chunk ----
+
+@pytest.fixture
+def long_site(tmp_path: Path) -> tuple[Path, dict[int, str]]:
+    """60 items of ~5 KB outputs: three preview files per model; item 57's output alone says
+    'quokka', past its preview, and item 41's says 'wombat' inside its preview."""
+    outputs: dict[int, str] = {}
+    gens, judg = [], []
+    for i in range(60):
+        text = f"Answer {i}. " + "All work and no play makes a long answer. " * 120
+        if i == 41:
+            text = "A wombat " + text
+        if i == 57:
+            text = text + " and finally a quokka."
+        outputs[i] = text
+        gens.append(generation(i, "long-model", text))
+        judg.append(judgment(i, "long-model", {a: float(1 + i % 5) for a in REGULAR}))
+    run = write_run(tmp_path / "long", gens, judg)
+    built = build_leaderboard([run], settings=Settings(bootstrap=20), keep_judgments=True)
+    publish_site(built.board, built.models, tmp_path / "site")
+    return tmp_path / "site", outputs
+
+
+def test_outputs_show_their_preview_and_their_whole_text_on_request(
+        chromium: str, long_site: tuple[Path, dict[int, str]], tmp_path: Path) -> None:
+    site, outputs = long_site
+    assert len(list((site / "items").glob("m000-0*.js"))) >= 3  # the previews really are in several files
+    state, _ = _probe(chromium, site, tmp_path, "probe")
+    assert state["failed"] == [] and state["loading"] == 0
+    assert state["cards"] == 20 and state["texts"] == [4096] * 20  # the first 4,096 characters each
+    state, _ = _probe(chromium, site, tmp_path, "full")
+    assert state["texts"] == [len(outputs[i]) for i in range(20)]  # the whole texts, once asked for
+
+
+@pytest.mark.parametrize(("word", "expected"), [("wombat", [41]), ("quokka", [])])
+def test_search_loads_every_preview_file_it_needs(chromium: str, long_site: tuple[Path, dict[int, str]],
+                                                 tmp_path: Path, word: str, expected: list[int]) -> None:
+    site, _ = long_site
+    state, dom = _probe(chromium, site, tmp_path, f"search:{word}")
+    assert state["failed"] == []
+    assert state["items"] == len(expected)  # item 41 is in the second preview file, not the first
+    assert state["count"] == f"{len(expected)} of 60 items"  # done searching: nothing still loading
+    if expected:
+        assert "#41 · alpaca_eval" in dom
+
+
+# ---- a phone: 390 px wide ----
+
+PHONE_NAMES = ["Meta-Llama-3.1-405B-Instruct-Turbo-with-a-long-suffix", "Mistral-7B-Instruct-v0.1",
+               "gpt-4o-mini-2024-07-18-and-then-some-more-words"]
+
+
+@pytest.fixture
+def phone_site(tmp_path: Path) -> Path:
+    runs = []
+    for k, name in enumerate(PHONE_NAMES):
+        gens, judg = [], []
+        for i in range(6):
+            text = ("See https://example.com/" + "x" * 300 + " " + "words and more words " * 60) if i % 2 == 0 \
+                else "Short."
+            g = generation(i, name, text)
+            g["instruction"] = "Explain " + "averyveryverylongwordwithoutspaces" * 8
+            gens.append(g)
+            judg.append(judgment(i, name, {a: float(1 + (i + k) % 5) for a in REGULAR},
+                                 rationale="because " + "z" * 200))
+        runs.append(write_run(tmp_path / f"r{k}", gens, judg))
+    built = build_leaderboard(runs, settings=Settings(bootstrap=20), by=["dataset"], keep_judgments=True)
+    publish_site(built.board, built.models, tmp_path / "site")
+    return tmp_path / "site"
+
+
+def test_on_a_phone_nothing_sticks_out_and_no_name_is_cut(chromium: str, phone_site: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "phone.png"
+    state = phone_probe(chromium, (phone_site / "index.html").as_uri() + "?test=probe", tmp_path / "profile",
+                        screenshot=shot)
+    lay = state["layout"]
+    assert lay["pageClientWidth"] == 390
+    assert lay["pageScrollWidth"] <= lay["pageClientWidth"]  # the page never scrolls sideways
+    assert state["outputs"] == 6 * 3
+    assert lay["cardsOutside"] == 0  # every item and output card within the list
+    assert lay["textsOverflowing"] == 0  # long words and URLs wrap inside their card
+    chart = next(b for b in lay["boxes"] if b["id"] == "chart")
+    assert 0 < lay["svgWidth"] <= chart["clientWidth"] < 390
+    assert lay["svgWidth"] > 0.8 * chart["clientWidth"]  # the narrow chart, not the wide one shrunk
+    assert lay["modelLabels"] == 3 * 6  # each name heads each of the six one-panel rows (5 aspects, average)
+    assert lay["modelLabelsCut"] == 0 and lay["ticksOutsidePanel"] == 0 and lay["tickOverlaps"] == 0
+    width, _, pixels = _png_pixels(shot)
+    assert width == 390 * 3 and len(set(pixels)) > 50  # a phone's screen, with the page on it
+
+
+def test_on_a_desktop_long_names_are_shortened_not_cut(chromium: str, phone_site: Path, tmp_path: Path) -> None:
+    state, _ = _probe(chromium, phone_site, tmp_path, "probe", window="1400,900")
+    lay = state["layout"]
+    assert lay["modelLabels"] >= 3 and lay["modelLabelsCut"] == 0
+    assert lay["pageScrollWidth"] <= lay["pageClientWidth"]
+    assert lay["cardsOutside"] == 0 and lay["textsOverflowing"] == 0

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from justeval.board import Settings, build_leaderboard
-from justeval.board.publish import item_data, items_chunks, publish_site, render_page, script_json
-from justeval.board.svg import MAX_WIDTH, render_svg
+from justeval.board.page_items import write_item_files
+from justeval.board.publish import items_chunks, iter_page, publish_site, script_json
+from justeval.board.svg import MAX_WIDTH, render_svg, text_width
 
 from .runs import REGULAR, generation, judgment, uniform_run, write_run
 
@@ -104,8 +105,19 @@ def test_chart_wraps_to_a_bounded_width_and_scales(tmp_path: Path, name_length: 
     rows = sorted({p["y"] for p in panels})
     if name_length == 40:  # wide labels leave room for fewer panels a row
         assert len(rows) > 1
-    labels = [t.text for t in root.iter(f"{NS}text") if t.text in {r.model for r in board.rows}]
-    assert len(labels) == len(board.rows) * len(rows)  # the model names head every row of panels
+    names = {r.model for r in board.rows}
+    groups = [g for g in root.iter(f"{NS}g") if g.get("class") == "label"]
+    full = [g.findtext(f"{NS}title") for g in groups]
+    assert sorted(full) == sorted(list(names) * len(rows))  # the model names head every row of panels
+    label_room = min(p["x"] for p in panels) - 16
+    for g in groups:
+        name, shown = g.findtext(f"{NS}title") or "", g.findtext(f"{NS}text") or ""
+        assert text_width(shown) <= label_room  # never cut at the chart's edge
+        if shown != name:  # too long: its start and end are kept around an ellipsis
+            head, tail = shown.split("…")
+            assert name.startswith(head) and name.endswith(tail) and len(head) + len(tail) >= 8
+    if name_length == 40:
+        assert any(g.findtext(f"{NS}text") != g.findtext(f"{NS}title") for g in groups)
 
 
 def test_streamed_page_equals_the_page_in_one_piece(tmp_path: Path) -> None:
@@ -113,12 +125,12 @@ def test_streamed_page_equals_the_page_in_one_piece(tmp_path: Path) -> None:
     judg = [judgment(i, "m", {a: float(1 + i % 5) for a in REGULAR}, rationale="</script>") for i in range(5)]
     built = build_leaderboard([write_run(tmp_path / "r", gens, judg)], settings=Settings(bootstrap=20),
                               keep_judgments=True)
-    data = item_data(built.board, built.models)
+    data, _ = write_item_files(built.board, built.models, tmp_path / "other-site")
     pieces = list(items_chunks(data, size=1))
     assert len(pieces) > 3  # really written a piece at a time
     assert "".join(pieces) == str(script_json(data))
     publish_site(built.board, built.models, tmp_path / "site")
     page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    assert page == render_page(built.board, built.models, svg_file="chart.svg")
+    assert page == "".join(iter_page(built.board, data, svg_file="chart.svg"))
     blob = re.search(r'<script type="application/json" id="items-data">(.*?)</script>', page, re.S)
     assert blob is not None and json.loads(blob.group(1)) == json.loads(json.dumps(data))
