@@ -91,7 +91,7 @@ def read_json_file(path: str | Path, what: str = "file") -> Any:
     return parse_json(data, path)
 
 
-def _line_object(raw: bytes, path: Path, line: int, *, torn: bool) -> dict[str, Any] | None:
+def object_of_line(raw: bytes, path: Path, line: int, *, torn: bool) -> dict[str, Any] | None:
     """The object on one JSONL line; None for the torn tail of a crashed write (`torn`: this is
     the last line and has no newline, and it does not parse, not even as UTF-8)."""
     try:
@@ -105,16 +105,32 @@ def _line_object(raw: bytes, path: Path, line: int, *, torn: bool) -> dict[str, 
     return obj
 
 
+def require_regular_file(path: Path) -> None:
+    """A record file that is a FIFO or a device is refused rather than read (reading a FIFO no
+    one writes waits forever); an input file may be one (`--instructions <(...)`)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(path, "not a regular file (record files are regular files)")
+    except FileNotFoundError:
+        pass
+
+
+def record_of_line(raw: bytes, path: Path, line: int, model: type[M], *, torn: bool) -> M | None:
+    """The `model` record on one line of a record file, by the rules of `iter_json_lines`
+    (None for a torn tail): validated straight from its bytes, and a line that fails read
+    again the careful way, so that every reader refuses the same lines with the same message."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError:
+        pass
+    obj = object_of_line(raw, path, line, torn=torn)
+    return None if obj is None else validate_record(model, obj, path, line=line)
+
+
 def _read_lines(path: Path, *, regular_only: bool = False) -> tuple[list[bytes], bool]:
-    """(lines, whether the file ends with a newline). `regular_only`: a record file that is a
-    FIFO or a device is refused rather than read (reading a FIFO no one writes waits forever);
-    an input file may be one (`--instructions <(...)`)."""
+    """(lines, whether the file ends with a newline); `regular_only`: see require_regular_file."""
     if regular_only:
-        try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                raise InputError(path, "not a regular file (record files are regular files)")
-        except FileNotFoundError:
-            pass
+        require_regular_file(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -136,7 +152,7 @@ def iter_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     for i, raw in enumerate(lines):
         if not raw.strip():
             continue
-        obj = _line_object(raw, path, i + 1, torn=i == last and not terminated)
+        obj = object_of_line(raw, path, i + 1, torn=i == last and not terminated)
         if obj is not None:
             yield i + 1, obj
 
@@ -155,15 +171,9 @@ def read_records(path: str | Path, model: type[M]) -> list[M]:
     for i, raw in enumerate(lines):
         if not raw.strip():
             continue
-        try:
-            out.append(model.model_validate_json(raw))
-            continue
-        except ValidationError:
-            pass
-        obj = _line_object(raw, path, i + 1, torn=i == last and not terminated)
-        if obj is None:
-            continue
-        out.append(validate_record(model, obj, path, line=i + 1))
+        record = record_of_line(raw, path, i + 1, model, torn=i == last and not terminated)
+        if record is not None:
+            out.append(record)
     return out
 
 

@@ -1,7 +1,7 @@
 """Record files: one reading for every reader, and an append never deletes a record.
 
-- Every reader of a record file (`read_records`, `iter_json_lines`, and what is built on them:
-  the judge's view of a run, the leaderboard's) accepts and refuses the same lines with the same
+- Every reader of a record file (`read_records`, `iter_json_lines`, the streaming readers, and
+  what is built on them: the judge's view of a run, the leaderboard's) accepts and refuses the same lines with the same
   one-line error naming the file and the line.
 - A last line without its newline that is a whole record is kept by the next append (it gets
   its newline); only a torn tail that does not parse is dropped, and its item is asked again.
@@ -18,6 +18,7 @@ from justeval.errors import InputError
 from justeval.jsonl import JsonlAppender, iter_json_lines, read_records, validate_record, write_jsonl
 from justeval.records import Generation
 from justeval.rundir import RunDir
+from justeval.streaming import iter_objects, iter_records
 from justeval.testing.stub_server import StubServer
 from tests.conftest import CliRun
 from tests.reliability.bad_input_cases import MALFORMED, NON_UTF8, N, hostile_lines, instruction, jsonl, output
@@ -71,7 +72,9 @@ def test_every_reader_reads_a_line_the_same_way(name: str, where: str, tmp_path:
     path = tmp_path / "generations.jsonl"
     path.write_bytes(data)
     fast, careful = _outcome(lambda: read_records(path, Generation)), _outcome(lambda: _by_lines(path))
-    assert fast == careful
+    streamed = _outcome(lambda: [g for _, g in iter_records(path, Generation, block_bytes=300)])
+    objects = _outcome(lambda: [validate_record(Generation, o, path, line=n) for n, _, o in iter_objects(path)])
+    assert fast == careful == streamed == objects
     if fast[0] == "error":
         assert str(fast[1]).startswith(f"{path}:{at + 1}") and "\n" not in str(fast[1])
     torn = where == "last_line_without_newline" and not _parses(LINES[name])  # the tail of a crashed write

@@ -171,9 +171,7 @@ def test_a_bad_judge_server_url_of_run_is_one_line_exit_2(files: dict[str, Path]
                   "--select", "bm99"], "'select'", id="run-select"),
     pytest.param(["instructions", "export", "--instructions", "{ins}", "--out", "{tmp}/e.jsonl", "--limit", "-1"],
                  "limit", id="export-limit"),
-    pytest.param(["leaderboard", "{a}", "--format", "xml"], "--format", id="leaderboard-format",
-                 marks=pytest.mark.xfail(strict=True, reason="board-scale owns cli/leaderboard_cmd.py: its "
-                                         "unknown --format is a JustevalError (exit 1)")),
+    pytest.param(["leaderboard", "{a}", "--format", "xml"], "--format", id="leaderboard-format"),
 ])
 def test_an_unknown_choice_is_one_line_exit_2(args: list[str], says: str, files: dict[str, Path], tmp_path: Path,
                                               cli: CliRun) -> None:
