@@ -28,6 +28,9 @@ FULL = [
     ["page_load.py"],
     ["judge_eval.py"],
     ["token_shift.py"],
+    ["fleet.py"],
+    ["batch.py"],
+    ["fail_fast.py"],
 ]
 QUICK = [
     ["throughput.py", "-n", "200", "-l", "0.05", "--overhead-requests", "300"],
@@ -39,6 +42,9 @@ QUICK = [
     ["page_load.py", "--models", "5", "--items", "200", "--repeat", "1"],
     ["judge_eval.py", "--pairs", "200", "--latency", "0.05"],
     ["token_shift.py", "--outputs", "4", "--tokens", "64"],
+    ["fleet.py", "-n", "400", "-l", "0.1"],
+    ["batch.py", "--items", "200", "--processing-s", "0.5", "--latency", "0.05"],
+    ["fail_fast.py", "--items", "200"],
 ]
 
 

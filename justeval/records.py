@@ -52,6 +52,9 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: of `prompt_tokens`, those the provider served from its prompt cache (priced lower);
+    #: 0 in records written before it was recorded
+    cached_tokens: int = 0
 
 
 class Generation(BaseModel):
@@ -73,6 +76,8 @@ class Generation(BaseModel):
     finish_reason: str | None = None
     cost_usd: float | None = None
     cached: bool = False
+    endpoint: str | None = None  # the server that answered, when several serve the model (a fleet)
+    batch_id: str | None = None  # the provider batch that carried the call, in batch mode
 
     @field_validator("id", mode="before")
     @classmethod
@@ -119,6 +124,8 @@ class Judgment(BaseModel):
     latency_s: float | None = None
     cost_usd: float | None = None
     attempts: int = 1
+    endpoint: str | None = None  # the server that answered, when several serve the judge (a fleet)
+    batch_id: str | None = None  # the provider batch that carried the call, in batch mode
 
     @field_validator("id", mode="before")
     @classmethod

@@ -11,7 +11,10 @@ import typer
 from justeval.cli.app import app
 from justeval.cli.options import (
     ApiKeyEnvOpt,
-    BaseUrlOpt,
+    BaseUrlsOpt,
+    BatchFallbackOpt,
+    BatchOpt,
+    BreakerOpt,
     CacheDirOpt,
     ConcurrencyOpt,
     ContextTokensOpt,
@@ -24,6 +27,7 @@ from justeval.cli.options import (
     LeakThresholdOpt,
     LimitOpt,
     MaxRetriesOpt,
+    MaxRetryAfterOpt,
     NoCacheOpt,
     NoProgressOpt,
     NoRepeatNgramOpt,
@@ -37,9 +41,11 @@ from justeval.cli.options import (
     TokenizerOpt,
     TopicOpt,
     TopKOpt,
+    TotalConcurrencyOpt,
     TpmOpt,
     UrialCleanOpt,
     UrialFormatOpt,
+    WaitOpt,
     command_line,
     engine_flags,
 )
@@ -68,7 +74,13 @@ def generate(
                                              "(default 0), also sent to the model when given")] = None,
     generator: Annotated[str | None, typer.Option("--generator", help="name written in each record "
                                                   "(default: the model spec)")] = None,
-    base_url: BaseUrlOpt = None,
+    base_url: BaseUrlsOpt = None,
+    total_concurrency: TotalConcurrencyOpt = None,
+    breaker: BreakerOpt = None,
+    max_retry_after: MaxRetryAfterOpt = None,
+    batch: BatchOpt = None,
+    wait: WaitOpt = None,
+    batch_fallback: BatchFallbackOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     completion: Annotated[bool, typer.Option("--completion", help="use the text-completions endpoint "
                                              "(base models)", rich_help_panel=ENGINE)] = False,
@@ -121,6 +133,7 @@ def generate(
     flags.update(model_seed=seed, seed=seed or 0, icl_examples=str(icl_examples) if icl_examples else None)
     summary = run_generate(generate_from_flags(None, flags), out, command=command_line(ctx), dry_run=dry_run)
     print_generate_summary(summary)
+    summary.engine.raise_for_stop()  # the reason, exit 1: what finished is saved
     if summary.nothing_usable:
         raise typer.Exit(1)  # nothing usable at all: a chained `&& justeval judge` should not go on
 

@@ -10,7 +10,10 @@ import typer
 from justeval.cli.app import app
 from justeval.cli.options import (
     ApiKeyEnvOpt,
-    BaseUrlOpt,
+    BaseUrlsOpt,
+    BatchFallbackOpt,
+    BatchOpt,
+    BreakerOpt,
     CacheDirOpt,
     ConcurrencyOpt,
     DatasetOpt,
@@ -18,6 +21,7 @@ from justeval.cli.options import (
     IdsOpt,
     LimitOpt,
     MaxRetriesOpt,
+    MaxRetryAfterOpt,
     NoCacheOpt,
     NoProgressOpt,
     RpmOpt,
@@ -27,7 +31,9 @@ from justeval.cli.options import (
     TaskOpt,
     TimeoutOpt,
     TopicOpt,
+    TotalConcurrencyOpt,
     TpmOpt,
+    WaitOpt,
     command_line,
     engine_flags,
 )
@@ -42,7 +48,13 @@ def judge(
     run_dir: Annotated[Path, typer.Argument(help="run directory holding generations.jsonl")],
     judge: Annotated[list[str], typer.Option("--judge", help="judge model spec KIND:MODEL (repeat for several "
                                              "judges, each written to judgments/<judge>.jsonl)")],
-    base_url: BaseUrlOpt = None,
+    base_url: BaseUrlsOpt = None,
+    total_concurrency: TotalConcurrencyOpt = None,
+    breaker: BreakerOpt = None,
+    max_retry_after: MaxRetryAfterOpt = None,
+    batch: BatchOpt = None,
+    wait: WaitOpt = None,
+    batch_fallback: BatchFallbackOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 8,
     rpm: RpmOpt = None,
@@ -95,5 +107,7 @@ def judge(
     summaries = judge_many(run_dir, judges, dry_run=dry_run, retry_parse_errors=retry_parse_errors,
                            command=command_line(ctx))
     print_summaries(summaries, dry_run=dry_run)
+    for s in summaries:
+        s.engine.raise_for_stop()  # the reason, exit 1: what finished is saved
     if summaries and all(s.nothing_usable for s in summaries):
         raise typer.Exit(1)  # every call failed: nothing was judged

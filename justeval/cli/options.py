@@ -63,6 +63,37 @@ CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="call cach
                                                   rich_help_panel=ENGINE)]
 NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="no progress bar", rich_help_panel=ENGINE)]
 
+# -- a fleet of servers, the circuit breaker, provider batch mode (issue 13, issue 11) ------------
+# Sets BackendSpec.base_urls: one server, several (repeat the option) or a comma list.
+BaseUrlsOpt = Annotated[list[str] | None, typer.Option(
+    "--base-url", help="OpenAI-compatible server URL (vLLM, llama.cpp, Ollama, TGI); repeat it or give a comma "
+    "list for several replicas of one model: each call goes to the least busy one", rich_help_panel=ENGINE)]
+# Sets EngineConfig.total_concurrency.
+TotalConcurrencyOpt = Annotated[int | None, typer.Option(
+    "--total-concurrency", min=1, help="calls in flight over all servers together (default: --concurrency per "
+    "server)", rich_help_panel=ENGINE)]
+# Sets EngineConfig.breaker_failures.
+BreakerOpt = Annotated[int | None, typer.Option(
+    "--breaker", min=0, help="calls in a row without an answer (refused, timed out, 502/504) after which a server "
+    "is taken out; when all are, the run stops with the reason (exit 1); 0: never", rich_help_panel=ENGINE)]
+# Sets EngineConfig.retry_after_cap_s.
+MaxRetryAfterOpt = Annotated[float | None, typer.Option(
+    "--max-retry-after", min=0.001, help="longest Retry-After obeyed, in seconds; a server asking for longer "
+    "ends the run with that reason (exit 1)", rich_help_panel=ENGINE)]
+# Sets EngineConfig.batch.
+BatchOpt = Annotated[bool | None, typer.Option(
+    "--batch/--no-batch", help="send through the provider's Batch API (OpenAI and compatible providers): about "
+    "half the price, results within 24 h; a closed terminal loses nothing: run the same command again to collect",
+    rich_help_panel=ENGINE)]
+# Sets EngineConfig.batch_wait.
+WaitOpt = Annotated[bool | None, typer.Option(
+    "--wait/--no-wait", help="with --batch: wait for the batches, polling (default), or submit them and exit; "
+    "the same command later collects them", rich_help_panel=ENGINE)]
+# Sets EngineConfig.batch_fallback (checked there: batch | sync).
+BatchFallbackOpt = Annotated[str | None, typer.Option(
+    "--batch-fallback", help="with --batch, where items a batch could not finish go: batch (a new batch, the "
+    "default) or sync (ordinary calls at once)", rich_help_panel=ENGINE)]
+
 
 # -- decoding and prompt options of a model (generate and run) --------------------------------
 DECODING = "Decoding"
@@ -102,13 +133,23 @@ LeakThresholdOpt = Annotated[float | None, typer.Option("--leak-threshold", help
 
 def engine_config(*, concurrency: int, rpm: float | None, tpm: float | None, timeout: float, max_retries: int,
                   no_cache: bool, cache_dir: Path | None, no_progress: bool, budget: float | None = None,
-                  parse_retries: int = 0, description: str = "calls") -> EngineConfig:
-    """The EngineConfig the shared engine options describe."""
+                  parse_retries: int = 0, description: str = "calls", total_concurrency: int | None = None,
+                  breaker: int | None = None, max_retry_after: float | None = None, batch: bool = False,
+                  wait: bool = True, batch_fallback: str = "batch", batch_dir: Path | None = None) -> EngineConfig:
+    """The EngineConfig the shared engine options describe (an option left at None keeps the
+    EngineConfig default; `batch_dir` is the stage's run directory, not an option)."""
     from justeval.engine.engine import EngineConfig
 
+    extra: dict[str, object] = {}
+    if breaker is not None:
+        extra["breaker_failures"] = breaker
+    if max_retry_after is not None:
+        extra["retry_after_cap_s"] = max_retry_after
     return EngineConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout_s=timeout,
                         cache=not no_cache, cache_dir=cache_dir, budget_usd=budget, parse_retries=parse_retries,
-                        progress=not no_progress, description=description)
+                        progress=not no_progress, description=description, total_concurrency=total_concurrency,
+                        batch=batch, batch_wait=wait, batch_fallback=batch_fallback,
+                        batch_dir=batch_dir, **extra)
 
 
 def engine_flags(values: dict[str, Any]) -> dict[str, Any]:

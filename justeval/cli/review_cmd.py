@@ -12,15 +12,21 @@ import typer
 from justeval.cli.app import app
 from justeval.cli.options import (
     ApiKeyEnvOpt,
-    BaseUrlOpt,
+    BaseUrlsOpt,
+    BatchFallbackOpt,
+    BatchOpt,
+    BreakerOpt,
     CacheDirOpt,
     ConcurrencyOpt,
     MaxRetriesOpt,
+    MaxRetryAfterOpt,
     NoCacheOpt,
     NoProgressOpt,
     RpmOpt,
     TimeoutOpt,
+    TotalConcurrencyOpt,
     TpmOpt,
+    WaitOpt,
     command_line,
     engine_config,
 )
@@ -46,7 +52,13 @@ def pairwise(
                                              "GEN_A__vs__GEN_B.JUDGE.jsonl]")] = None,
     ids: Annotated[str | None, typer.Option("--ids", help="only these ids, e.g. 0-99,800")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="first N shared items")] = None,
-    base_url: BaseUrlOpt = None,
+    base_url: BaseUrlsOpt = None,
+    total_concurrency: TotalConcurrencyOpt = None,
+    breaker: BreakerOpt = None,
+    max_retry_after: MaxRetryAfterOpt = None,
+    batch: BatchOpt = None,
+    wait: WaitOpt = None,
+    batch_fallback: BatchFallbackOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 8,
     rpm: RpmOpt = None,
@@ -77,11 +89,14 @@ def pairwise(
         aspects=aspects or [], params=GenParams(temperature=temperature, max_tokens=max_tokens),
         engine=engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
                              no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
-                             no_progress=no_progress),
+                             no_progress=no_progress, total_concurrency=total_concurrency, breaker=breaker,
+                             max_retry_after=max_retry_after, batch=bool(batch), wait=wait is not False,
+                             batch_fallback=batch_fallback or "batch"),
         ids=ids, limit=limit)
     summary = pairwise_run(run_a, run_b, settings, out=out, retry_parse_errors=retry_parse_errors,
                            command=command_line(ctx))
     print_pairwise(summary, seed=seed)
+    summary.engine.raise_for_stop()  # the reason, exit 1: what finished is saved
 
 
 @app.command("export-review")

@@ -10,6 +10,9 @@ import typer
 
 from justeval.cli.app import app
 from justeval.cli.options import (
+    BatchFallbackOpt,
+    BatchOpt,
+    BreakerOpt,
     ContextTokensOpt,
     DatasetOpt,
     DifficultyOpt,
@@ -19,6 +22,7 @@ from justeval.cli.options import (
     InstructionsOpt,
     LeakThresholdOpt,
     LimitOpt,
+    MaxRetryAfterOpt,
     NoRepeatNgramOpt,
     ParamOpt,
     RepetitionPenaltyOpt,
@@ -27,8 +31,10 @@ from justeval.cli.options import (
     TokenizerOpt,
     TopicOpt,
     TopKOpt,
+    TotalConcurrencyOpt,
     UrialCleanOpt,
     UrialFormatOpt,
+    WaitOpt,
     command_line,
 )
 
@@ -57,8 +63,9 @@ def run(
     limit: LimitOpt = None,
     sample: SampleOpt = None,
     seed: Annotated[int | None, typer.Option("--seed", help="seed for sampling and bootstrap")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server of the model",
-                                                 rich_help_panel=G)] = None,
+    base_url: Annotated[list[str] | None, typer.Option(
+        "--base-url", help="OpenAI-compatible server(s) of the model (repeat or comma list for replicas)",
+        rich_help_panel=G)] = None,
     api_key_env: Annotated[str | None, typer.Option("--api-key-env", help="env var holding the model's key",
                                                     rich_help_panel=G)] = None,
     completion: Annotated[bool | None, typer.Option("--completion/--chat", help="completions endpoint",
@@ -88,7 +95,9 @@ def run(
     context_tokens: ContextTokensOpt = None,
     tokenizer: TokenizerOpt = None,
     leak_threshold: LeakThresholdOpt = None,
-    judge_base_url: Annotated[str | None, typer.Option("--judge-base-url", rich_help_panel=J)] = None,
+    judge_base_url: Annotated[list[str] | None, typer.Option(
+        "--judge-base-url", help="the judge's OpenAI-compatible server(s) (repeat or comma list for replicas)",
+        rich_help_panel=J)] = None,
     judge_api_key_env: Annotated[str | None, typer.Option("--judge-api-key-env", rich_help_panel=J)] = None,
     template_multi: Annotated[str | None, typer.Option("--template-multi", rich_help_panel=J)] = None,
     template_safety: Annotated[str | None, typer.Option("--template-safety", rich_help_panel=J)] = None,
@@ -109,6 +118,12 @@ def run(
     cache: Annotated[bool | None, typer.Option("--cache/--no-cache", rich_help_panel=E)] = None,
     cache_dir: Annotated[str | None, typer.Option("--cache-dir", rich_help_panel=E)] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", rich_help_panel=E)] = None,
+    total_concurrency: TotalConcurrencyOpt = None,
+    breaker: BreakerOpt = None,
+    max_retry_after: MaxRetryAfterOpt = None,
+    batch: BatchOpt = None,
+    wait: WaitOpt = None,
+    batch_fallback: BatchFallbackOpt = None,
     bootstrap: Annotated[int | None, typer.Option("--bootstrap", rich_help_panel="Leaderboard")] = None,
     na_as: Annotated[float | None, typer.Option("--na-as", rich_help_panel="Leaderboard")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print each stage's calls, tokens and cost (answers "
@@ -143,6 +158,9 @@ def run(
     print_generate_summary(result.generation, console=notes)
     if result.judging:
         print_summaries(result.judging, dry_run=False, console=notes)
+    result.generation.engine.raise_for_stop()  # a dead server: its reason, exit 1
+    for judged in result.judging:
+        judged.engine.raise_for_stop()
     if result.stopped_after is not None:
         notes.print(f"[red]stopped:[/] no usable {result.stopped_after} (every call failed, see above); "
                     "fix the cause and run the same command again")

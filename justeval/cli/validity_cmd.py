@@ -12,15 +12,21 @@ from justeval.cli.app import app
 from justeval.cli.options import (
     ENGINE,
     ApiKeyEnvOpt,
-    BaseUrlOpt,
+    BaseUrlsOpt,
+    BatchFallbackOpt,
+    BatchOpt,
+    BreakerOpt,
     CacheDirOpt,
     ConcurrencyOpt,
     MaxRetriesOpt,
+    MaxRetryAfterOpt,
     NoCacheOpt,
     NoProgressOpt,
     RpmOpt,
     TimeoutOpt,
+    TotalConcurrencyOpt,
     TpmOpt,
+    WaitOpt,
     engine_config,
 )
 
@@ -69,7 +75,13 @@ def judge_eval_cmd(
     markdown: Annotated[bool, typer.Option("--markdown", help="print a Markdown table, one row per judge")] = False,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples of the 95% "
                                            "intervals")] = 1000,
-    base_url: BaseUrlOpt = None,
+    base_url: BaseUrlsOpt = None,
+    total_concurrency: TotalConcurrencyOpt = None,
+    breaker: BreakerOpt = None,
+    max_retry_after: MaxRetryAfterOpt = None,
+    batch: BatchOpt = None,
+    wait: WaitOpt = None,
+    batch_fallback: BatchFallbackOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 8,
     rpm: RpmOpt = None,
@@ -103,7 +115,9 @@ def judge_eval_cmd(
         raise UsageError(f"--panel must be majority or mean, not {panel!r}")
     config = engine_config(concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
                            no_cache=no_cache, cache_dir=cache_dir, budget=budget, parse_retries=parse_retries,
-                           no_progress=no_progress, description="judge-eval")
+                           no_progress=no_progress, description="judge-eval", total_concurrency=total_concurrency,
+                           breaker=breaker, max_retry_after=max_retry_after, batch=bool(batch),
+                           wait=wait is not False, batch_fallback=batch_fallback or "batch")
     specs = [BackendSpec(spec=j, base_urls=base_url, api_key_env=api_key_env) for j in dict.fromkeys(judge or [])]
     settings = JudgeEvalSettings(
         set=set_, key=str(key) if key is not None else None, judges=specs, panel=panel,

@@ -138,13 +138,23 @@ class BackendSpec(BaseModel):
         return backend_class(self.kind).find_key(self.model, self.base_url)
 
     def build(self, *, timeout_s: float | None = None, key: bool = True) -> Backend:
-        """The backend this spec describes; `timeout_s` (the engine's per-call deadline) is its
-        client timeout unless the spec sets one. `key=False` builds it without looking up a key,
-        for estimates and checks that send nothing."""
+        """The backend this spec describes (for its first server); `timeout_s` (the engine's
+        per-call deadline) is its client timeout unless the spec sets one. `key=False` builds it
+        without looking up a key, for estimates and checks that send nothing."""
+        return self._make(self.base_url, self.api_key() if key else None, timeout_s)
+
+    def build_all(self, *, timeout_s: float | None = None) -> list[Backend]:
+        """One backend per server in `base_urls` (one, for none), the key looked up once: the
+        fleet `Engine(spec, config)` sends to, each call to the least busy server."""
+        key = self.api_key()
+        urls: list[str | None] = list(self.base_urls) or [None]
+        return [self._make(url, key, timeout_s) for url in urls]
+
+    def _make(self, base_url: str | None, key: str | None, timeout_s: float | None) -> Backend:
         cls = backend_class(self.kind)
         timeout = self.timeout_s if self.timeout_s is not None else timeout_s
-        return cls(self.model, base_url=self.base_url, api_key=self.api_key() if key else None,
-                   completion=self.endpoint == "completions", timeout=timeout, **self.options)
+        return cls(self.model, base_url=base_url, api_key=key, completion=self.endpoint == "completions",
+                   timeout=timeout, **self.options)
 
     def manifest(self) -> dict[str, Any]:
         """The JSON form recorded in run.json: every field, the key's variable name only."""

@@ -9,11 +9,19 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from justeval.records import Usage
+
+if TYPE_CHECKING:
+    from justeval.engine.batch_api import BatchAPI
+
+#: how a call failed to reach the model, for the circuit breaker: nothing answered (connection
+#: refused, reset, no route), no reply in time, or a gateway answered that the model behind it
+#: cannot be reached (502, 504)
+TransportFailure = Literal["connection", "timeout", "gateway"]
 
 
 class Message(BaseModel):
@@ -148,14 +156,16 @@ class Completion(BaseModel):
 
 class BackendError(Exception):
     """A call failed. `retryable` says whether the engine may try again; `retry_after` is a
-    server-suggested wait in seconds (from a Retry-After header)."""
+    server-suggested wait in seconds (from a Retry-After header); `failure` says when the
+    server itself could not be reached (the circuit breaker counts those)."""
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, failure: TransportFailure | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.failure = failure
 
 
 class Backend(abc.ABC):
@@ -195,6 +205,26 @@ class Backend(abc.ABC):
 
     def supports_response_format(self) -> bool:
         return False
+
+    @property
+    def server(self) -> str | None:
+        """The server this backend sends to (its base URL), for records and messages; None
+        for a backend that runs in-process."""
+        return None
+
+    async def probe(self, timeout_s: float) -> bool:
+        """Check, without paying for a call, that the server answers at all: True when it
+        answered (any HTTP status), False when this backend has nothing to check; raise a
+        BackendError (with `failure` set) when it does not answer within `timeout_s`."""
+        return False
+
+    def batch_api(self) -> BatchAPI | None:
+        """The provider's batch interface (upload, create, poll, download), or None."""
+        return None
+
+    def batch_cost_usd(self, usage: Usage) -> float | None:
+        """Price of a call made through the provider's batch interface, where known."""
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from justeval.console import commonest
 from justeval.console import console as make_console
+from justeval.engine.notes import print_engine_notes
 from justeval.engine.pricing import cost_text
 from justeval.generation.run import GenerateSummary
 
@@ -35,6 +36,7 @@ def print_generate_summary(summary: GenerateSummary, console: Console | None = N
         shown = ", ".join(str(i) for i in summary.error_ids[:10]) + (" ..." if len(summary.error_ids) > 10 else "")
         console.print(f"[yellow]{summary.failed} item(s) failed[/] (ids {shown}): {commonest(summary.error_reasons)}; "
                       "run the same command again to retry them", soft_wrap=True)
+    print_engine_notes(e, console)
     if e.skipped_budget:
         console.print(f"[yellow]budget reached:[/] {e.skipped_budget} item(s) not sent; finished outputs "
                       "are saved, run again (with a new --budget) to continue")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from justeval.engine.engine import CallResult, Engine, RunSummary
+from justeval.engine.engine import CallResult, Engine, RunSummary, stage_engine
 from justeval.errors import JustevalError
 from justeval.generation.prompting import PromptBuilder
 from justeval.jsonl import JsonlAppender
@@ -57,8 +57,9 @@ class GenerateSummary:
 
     @property
     def nothing_usable(self) -> bool:
-        """Every call failed and nothing was done before: there is nothing to go on with."""
-        return self.failed > 0 and self.engine.ok == 0 and self.already_done == 0
+        """Every call failed, or the run stopped with nothing done: there is nothing to go on with."""
+        nothing = self.engine.ok == 0 and self.already_done == 0
+        return nothing and (self.failed > 0 or self.engine.stop_reason is not None)
 
 
 def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: list[Instruction] | None = None,
@@ -96,9 +97,9 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
     if not todo:
         return summary
 
-    config = settings.engine.but(description=f"generate {settings.model.spec}")
-    backend = settings.model.build(timeout_s=config.timeout_s)
-    defaults = getattr(backend, "generation_defaults", None)  # an hf model folder's generation_config.json
+    config = stage_engine(settings.engine, f"generate {settings.model.spec}", rd)
+    engine = Engine(settings.model, config)  # one backend per server in base_urls
+    defaults = getattr(engine.backend, "generation_defaults", None)  # an hf model folder's generation_config.json
     backend_params: dict[str, Any] = {"generation_config": defaults} if isinstance(defaults, dict) else {}
     by_key: dict[str, tuple[Instruction, dict[str, Any]]] = {}
     requests = []
@@ -120,7 +121,7 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
                 summary.error_ids.append(gen.id)
                 summary.error_reasons[gen.error or "error"] += 1
 
-        summary.engine = Engine(backend, config).run_sync(requests, on_result)
+        summary.engine = engine.run_sync(requests, on_result)
     summary.engine.wall_s = time.perf_counter() - started
     summary.error_ids.sort(key=id_order)
     return summary
@@ -164,7 +165,7 @@ def to_generation(inst: Instruction, result: CallResult, *, generator: str, para
         usage=completion.usage if completion is not None else Usage(),
         latency_s=round(result.latency_s, 4) if ok else None,
         finish_reason=completion.finish_reason if completion is not None else None,
-        cost_usd=result.cost_usd, cached=result.cached)
+        cost_usd=result.cost_usd, cached=result.cached, endpoint=result.endpoint, batch_id=result.batch_id)
 
 
 def _check_same_run(rd: RunDir, new: Any, existing: dict[ItemId, Generation],

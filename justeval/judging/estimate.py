@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from justeval.judging.templates import JudgeTemplate, upstream_settings
 
 if TYPE_CHECKING:
+    from justeval.engine.estimate import ModeEstimate
+    from justeval.engine.types import Backend
     from justeval.judging.prompts import JudgeItem
 
 Pricer = Callable[[int, int], "float | None"]
@@ -66,3 +68,18 @@ def estimate_calls(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: i
     else:
         cost = estimate_cost(judge_spec, prompt, completion)
     return CostEstimate(calls=len(items), prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
+
+
+def estimate_judge_modes(items: Sequence[JudgeItem], judge_spec: str, *, max_tokens: int | None,
+                         backend: Backend | None = None) -> ModeEstimate:
+    """The judge pass's calls, tokens and cost sent synchronously, through the batch interface
+    (`--batch`) and with provider prompt caching, for `--dry-run` to print side by side
+    (`ModeEstimate.lines()`). Priced as `backend` would charge (a self-hosted judge: unknown),
+    else at the judge's list prices."""
+    from justeval.engine.estimate import backend_pricer, estimate_requests
+
+    expected = {id(item.request): expected_completion_tokens(item.template, len(item.aspects), max_tokens)
+                for item in items}
+    return estimate_requests([item.request for item in items], judge_spec,
+                             lambda request: expected[id(request)],
+                             price=backend_pricer(backend) if backend is not None else None)

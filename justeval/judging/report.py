@@ -10,6 +10,7 @@ from rich.table import Table
 
 from justeval.console import commonest
 from justeval.console import console as make_console
+from justeval.engine.notes import print_engine_notes
 from justeval.engine.pricing import cost_text
 from justeval.judging.run import JudgeSummary
 
@@ -49,6 +50,9 @@ def print_summaries(summaries: Sequence[JudgeSummary], *, dry_run: bool, console
         total = "unknown" if len(known) < len(costs) else f"${sum(known):,.4f}"
         console.print(f"calls: {sum(s.to_do for s in summaries)}  estimated cost: {total} "
                       "(completion tokens are a typical reply length; cache hits would cost nothing)")
+        for s in summaries:
+            if s.modes is not None and s.to_do:
+                console.print(f"{s.judge}: " + "; ".join(s.modes.lines()[1:]), soft_wrap=True)
         return
     table = Table(title="Judging")
     for col in ("judge", "ok", "parse_error", "error", "cached", "resumed", "not sent (budget)", "cost", "file"):
@@ -62,6 +66,7 @@ def print_summaries(summaries: Sequence[JudgeSummary], *, dry_run: bool, console
         console.print("[yellow]budget reached:[/] finished judgments are saved; run again (with a new --budget) "
                       "to continue")
     for s in summaries:
+        print_engine_notes(s.engine, console)
         if s.engine.errors:
             console.print(f"[yellow]{s.engine.errors} call(s) of {s.judge} failed[/]: {commonest(s.error_reasons)}; "
                           "run the same command again to retry them", soft_wrap=True)

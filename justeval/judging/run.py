@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from justeval.engine.engine import CallResult, Engine, RunSummary
+from justeval.engine.engine import CallResult, Engine, RunSummary, stage_engine
+from justeval.engine.estimate import ModeEstimate
 from justeval.engine.types import Backend, Completion, Request
 from justeval.errors import JustevalError
 from justeval.jsonl import JsonlAppender
@@ -60,6 +61,7 @@ class JudgeSummary:
     skipped_generations: int = 0  # generations not `ok` (nothing to judge)
     engine: RunSummary = field(default_factory=RunSummary)
     estimate: CostEstimate | None = None
+    modes: ModeEstimate | None = None  # a dry run's: synchronous, batch and prompt-caching costs side by side
     templates: dict[str, TemplateRef] = field(default_factory=dict)
     error_reasons: Counter[str] = field(default_factory=Counter)  # failure message -> items
 
@@ -67,7 +69,8 @@ class JudgeSummary:
     def nothing_usable(self) -> bool:
         """Every call failed and nothing was judged before."""
         e = self.engine
-        return e.errors > 0 and e.ok == 0 and e.parse_errors == 0 and self.already_done == 0
+        nothing = e.ok == 0 and e.parse_errors == 0 and self.already_done == 0
+        return nothing and (e.errors > 0 or e.stop_reason is not None)
 
 
 def latest_generations(rd: RunDir) -> tuple[list[Generation], int]:
@@ -206,15 +209,16 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
         # price by the judge's list price
         backend = buildable(settings.judge, config, estimate=True)
         structured = backend.supports_response_format() if backend else True
-        summary.estimate = _estimate(rd, todo, lambda g: build_item(
+        summary.estimate, summary.modes = _estimate(rd, todo, lambda g: build_item(
             g, templates, params=settings.params, judge_system=settings.judge_system, max_words=settings.max_words,
-            structured=structured), spec, settings.params.max_tokens, _pricer(backend) if backend else None)
+            structured=structured), spec, settings.params.max_tokens, backend)
         return summary
     if not todo:
         return summary
 
-    backend = settings.judge.build(timeout_s=config.timeout_s)
-    structured = backend.supports_response_format()
+    config = stage_engine(settings.engine, f"judge {spec}", rd)
+    engine = Engine(settings.judge, config)  # one backend per server in base_urls
+    structured = engine.backend.supports_response_format()
     items: dict[str, JudgeItem] = {}
     requests = _Requests(rd, todo, lambda g: build_item(g, templates, params=settings.params,
                                                          judge_system=settings.judge_system,
@@ -225,26 +229,39 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
         key=spec)
     started = time.perf_counter()
     with JsonlAppender(out_path) as appender:
-        summary.engine = asyncio.run(_judge_items(backend, config, requests, items, spec, appender,
-                                                  summary.error_reasons))
+        summary.engine = asyncio.run(_judge_items(engine, requests, items, spec, appender, summary.error_reasons))
     summary.engine.wall_s = time.perf_counter() - started
     return summary
 
 
 def _estimate(rd: RunDir, todo: list[_Located], build: Callable[[Generation], JudgeItem], spec: str,
-              max_tokens: int | None, price: Pricer | None, chunk: int = 64) -> CostEstimate:
-    """The dry run's estimate, from the very requests a run would send, built a chunk at a time."""
+              max_tokens: int | None, backend: Backend | None, chunk: int = 256) -> tuple[CostEstimate, ModeEstimate]:
+    """The dry run's estimate, from the very requests a run would send, built a chunk at a time:
+    synchronous calls, and the same sent in batch and with provider prompt caching (shared
+    prefixes are found within a chunk)."""
+    from justeval.judging.estimate import estimate_judge_modes
+
+    price = _pricer(backend) if backend is not None else None
     items: dict[str, JudgeItem] = {}
     total = CostEstimate(calls=0, prompt_tokens=0, completion_tokens=0, cost_usd=0.0)
+    modes: ModeEstimate | None = None
     batch: list[JudgeItem] = []
+
+    def settle() -> None:
+        nonlocal total, modes
+        total = _add(total, estimate_calls(batch, spec, max_tokens=max_tokens, price=price))
+        part = estimate_judge_modes(batch, spec, max_tokens=max_tokens, backend=backend)
+        modes = part if modes is None else modes.plus(part)
+        batch.clear()
+
     for request in _Requests(rd, todo, build, items, keep_requests=True):
         batch.append(items.pop(request.key))
         if len(batch) >= chunk:
-            total = _add(total, estimate_calls(batch, spec, max_tokens=max_tokens, price=price))
-            batch = []
-    if batch:
-        total = _add(total, estimate_calls(batch, spec, max_tokens=max_tokens, price=price))
-    return total
+            settle()
+    if batch or modes is None:
+        settle()
+    assert modes is not None
+    return total, modes
 
 
 def _add(a: CostEstimate, b: CostEstimate) -> CostEstimate:
@@ -293,8 +310,8 @@ def _pricer(backend: Backend) -> Pricer:
     return lambda prompt, completion: backend.cost_usd(Usage(prompt_tokens=prompt, completion_tokens=completion))
 
 
-async def _judge_items(backend: Backend, config: EngineConfig, requests: _Requests, by_key: dict[str, JudgeItem],
-                       judge: str, appender: JsonlAppender, reasons: Counter[str]) -> RunSummary:
+async def _judge_items(engine: Engine, requests: _Requests, by_key: dict[str, JudgeItem], judge: str,
+                       appender: JsonlAppender, reasons: Counter[str]) -> RunSummary:
     """One engine pass over every item; each reply is validated against its own template's
     aspects, so regular and safety items share the concurrency and the budget. `by_key` fills as
     `requests` are taken; an entry is dropped once its record is written."""
@@ -308,7 +325,7 @@ async def _judge_items(backend: Backend, config: EngineConfig, requests: _Reques
     def validate(request: Request, completion: Completion) -> ParsedScores:
         return parse_scores(completion.text, by_key[request.key].aspects)
 
-    return await Engine(backend, config).run(requests, on_result, validate_request=validate)
+    return await engine.run(requests, on_result, validate_request=validate)
 
 
 def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:
@@ -326,4 +343,5 @@ def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:
         raw=completion.text if completion is not None else None,
         error=result.error if result.status != "ok" else None,
         usage=completion.usage if completion is not None else Usage(),
-        latency_s=round(result.latency_s, 4), cost_usd=result.cost_usd, attempts=result.attempts)
+        latency_s=round(result.latency_s, 4), cost_usd=result.cost_usd, attempts=result.attempts,
+        endpoint=result.endpoint, batch_id=result.batch_id)

@@ -28,7 +28,9 @@ SELECTION_FLAGS = {"subset": "subset", "dataset": "datasets", "task": "tasks", "
 #: flag -> EngineConfig field
 ENGINE_FLAGS = {"concurrency": "concurrency", "rpm": "rpm", "tpm": "tpm", "timeout": "timeout_s",
                 "max_retries": "max_retries", "cache": "cache", "cache_dir": "cache_dir", "progress": "progress",
-                "budget": "budget_usd", "parse_retries": "parse_retries"}
+                "budget": "budget_usd", "parse_retries": "parse_retries", "total_concurrency": "total_concurrency",
+                "breaker": "breaker_failures", "max_retry_after": "retry_after_cap_s", "batch": "batch",
+                "wait": "batch_wait", "batch_fallback": "batch_fallback"}
 #: flag -> GenParams field
 PARAM_FLAGS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "model_seed": "seed",
                "repetition_penalty": "repetition_penalty", "top_k": "top_k",

@@ -48,11 +48,11 @@ def run_pipeline(settings: RunSettings, *, command: str | None = None, dry_run: 
     items = load_selection(gen.instructions, gen.selection)
     generation = generate(gen, rd.path, instructions=items)
     result = PipelineResult(run_dir=rd.path, items=len(items), generation=generation)
-    if generation.nothing_usable:
+    if generation.nothing_usable or generation.engine.stop_reason:  # a dead server stops the pipeline
         result.stopped_after = "generation"
         return result
     result.judging = judge_many(rd.path, settings.judging)
-    if all(s.nothing_usable for s in result.judging):
+    if all(s.nothing_usable for s in result.judging) or any(s.engine.stop_reason for s in result.judging):
         result.stopped_after = "judging"
         return result
 

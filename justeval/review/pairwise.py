@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from justeval.engine.engine import CallResult, Engine, EngineConfig, RunSummary
-from justeval.engine.types import Backend, Completion, Request
+from justeval.engine.engine import CallResult, Engine, RunSummary, stage_engine
+from justeval.engine.types import Completion, Request
 from justeval.errors import InputError
 from justeval.ids import ids_option
 from justeval.jsonl import JsonlAppender
@@ -95,7 +95,7 @@ def to_verdict(result: CallResult, order: Order) -> OrderVerdict:
         rationale=parsed.rationale if parsed else "", raw=comp.text if comp is not None else None,
         error=result.error if result.status != "ok" else None, usage=comp.usage if comp is not None else Usage(),
         latency_s=round(result.latency_s, 4), cost_usd=result.cost_usd, attempts=result.attempts,
-        cached=result.cached)
+        cached=result.cached, endpoint=result.endpoint, batch_id=result.batch_id)
 
 
 def pairwise_run(run_a: str | Path, run_b: str | Path, settings: PairwiseSettings, *, out: str | Path | None = None,
@@ -132,27 +132,27 @@ def pairwise_run(run_a: str | Path, run_b: str | Path, settings: PairwiseSetting
         todo.extend((str(item), o) for o in missing)
         summary.already_done += not missing
     by_id = {str(i): i for i in shared}
-    config = settings.engine.but(description="pairwise")
-    backend = settings.judge.build(timeout_s=config.timeout_s) if todo else None
-    structured = backend.supports_response_format() if backend is not None else False
+    config = stage_engine(settings.engine, f"pairwise {judge}", RunDir(run_a))
+    engine = Engine(settings.judge, config) if todo else None  # one backend per server in base_urls
+    structured = engine.backend.supports_response_format() if engine is not None else False
     requests: list[Request] = []
     for key, order in todo:
         item = by_id[key]
         (req,) = build_requests(gens_a[item], gens_b[item], tpl, asp, settings.params, (order,), structured)
         requests.append(req)
     summary.calls = len(requests)
-    if backend is not None:
+    if engine is not None:
         RunDir(run_a).record("pairwise", PairwiseSection(
             command=command, settings=settings, run_b=str(run_b.resolve()),
             template=TemplateInfo(name=tpl.name, hash=tpl.hash, source=tpl.source, upstream=tpl.upstream)),
             key=str(path))
-        summary.engine = _run(backend, config, requests, records, asp, path)
+        summary.engine = _run(engine, requests, records, asp, path)
     summary.records = [records[str(i)] for i in shared]
     return summary
 
 
-def _run(backend: Backend, config: EngineConfig, requests: list[Request], records: dict[str, PairwiseJudgment],
-         aspects: list[str], path: Path) -> RunSummary:
+def _run(engine: Engine, requests: list[Request], records: dict[str, PairwiseJudgment], aspects: list[str],
+         path: Path) -> RunSummary:
     def validate(completion: Completion) -> PositionVerdict:
         return parse_reply(completion.text, aspects)
 
@@ -164,7 +164,7 @@ def _run(backend: Backend, config: EngineConfig, requests: list[Request], record
             rec.orders[order] = to_verdict(result, order)  # type: ignore[index,arg-type]
             appender.write(settle(rec))
 
-        res = Engine(backend, config).run_sync(requests, on_result, validate=validate)
+        res = engine.run_sync(requests, on_result, validate=validate)
     res.wall_s = time.perf_counter() - started
     return res
 

@@ -57,6 +57,9 @@ def print_pairwise(summary: Any, *, seed: int = 0, console: Console | None = Non
                   f"inconsistent. Records: {summary.path}")
     for hint in unfinished_hints(summary.records, retry_parse_errors=summary.retry_parse_errors):
         console.print(hint)
+    from justeval.engine.notes import print_engine_notes
+
+    print_engine_notes(e, console)
 
 
 def unfinished_hints(records: Sequence[PairwiseJudgment], *, retry_parse_errors: bool) -> list[str]:

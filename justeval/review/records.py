@@ -33,6 +33,8 @@ class OrderVerdict(BaseModel):
     cost_usd: float | None = None
     attempts: int = 1
     cached: bool = False
+    endpoint: str | None = None  # the server that answered, when several serve the judge
+    batch_id: str | None = None  # the provider batch that carried the call, in batch mode
 
 
 class PairwiseJudgment(BaseModel):

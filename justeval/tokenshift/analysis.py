@@ -399,9 +399,9 @@ def _score_server(jobs: list[Job], plan: Plan, write: Callable[[TokenShiftRecord
     def run(spec: BackendSpec, prompts: dict[str, tuple[str, list[int]]], on_ok: Callable[[Job, CallResult], None],
             label: str) -> None:
         nonlocal not_sent
-        backend = spec.with_(endpoint="completions").build(timeout_s=s.engine.timeout_s)
         server = spec.base_url or f"the server of {spec.spec}"
         config = s.engine.but(description=f"token-shift {spec.spec}{label}")
+        engine = Engine(spec.with_(endpoint="completions"), config)  # one backend per server in base_urls
         requests = [sv.scoring_request(key, text, ids, s.top_k, prompt_logprobs=s.prompt_logprobs)
                     for key, (text, ids) in prompts.items()]
 
@@ -418,7 +418,7 @@ def _score_server(jobs: list[Job], plan: Plan, write: Callable[[TokenShiftRecord
 
         validate: Any = sv.validator({k: len(ids) for k, (_, ids) in prompts.items()},
                                      prompt_logprobs=s.prompt_logprobs)
-        summary = Engine(backend, config).run_sync(requests, on_result, validate_request=validate)
+        summary = engine.run_sync(requests, on_result, validate_request=validate)
         not_sent += summary.skipped_budget
 
     def view_of(result: CallResult, prompt: list[int], output: list[int]) -> list[sv.ServerPosition]:

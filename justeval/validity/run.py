@@ -235,10 +235,11 @@ class _JudgeRun:
                             already_done=len(self.lset.pairs) * calls - len(todo))
         if not todo:
             return summary
-        backend = self.spec.build(timeout_s=self.settings.engine.timeout_s)
-        structured = backend.supports_response_format()
+        config = self.settings.engine.but(description=f"judge-eval {self.spec.spec}", budget_usd=self.budget,
+                                          batch_dir=self.out)
+        engine = Engine(self.spec, config)  # one backend per server in base_urls
+        structured = engine.backend.supports_response_format()
         requests = _requests(todo, self.template, self.settings, structured)
-        config = self.settings.engine.but(description=f"judge-eval {self.spec.spec}", budget_usd=self.budget)
         started = time.perf_counter()
         with JsonlAppender(self.out / VERDICTS_FILE) as appender:
             def on_result(result: CallResult) -> None:
@@ -248,7 +249,7 @@ class _JudgeRun:
                 self.index[record.key()] = record
                 appender.write(record)
 
-            res = Engine(backend, config).run_sync(requests, on_result, validate=self._validate)
+            res = engine.run_sync(requests, on_result, validate=self._validate)
         summary.wall_s = time.perf_counter() - started
         summary.ok, summary.parse_errors, summary.errors = res.ok, res.parse_errors, res.errors
         summary.cached, summary.skipped_budget, summary.cost_usd = res.cached, res.skipped_budget, res.cost_usd

@@ -39,7 +39,10 @@ def test_the_openai_backend_refuses_them_before_any_call(run_engine: RunEngine, 
                                                          ) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     backend = BackendSpec(spec="openai:gpt-4o").build()
-    _, results = run_engine(backend, [Request(key="a", prompt="P", params=URIAL_PARAMS)], cache=False)
+    # no network in tests: the engine's start-up probe would (rightly) stop the run before the
+    # backend's own check, which is what this test is about
+    _, results = run_engine(backend, [Request(key="a", prompt="P", params=URIAL_PARAMS)], cache=False,
+                            probe_timeout_s=None)
     assert results[0].status == "error" and "api.openai.com does not accept" in (results[0].error or "")
     assert results[0].attempts == 1
 

@@ -66,10 +66,21 @@ def test_a_run_directory_without_records_is_skipped_with_a_note(cli: CliRun, tmp
     assert (tmp_path / "site" / "index.html").exists() and f"note: skipped {bad}" in err
 
 
-def test_a_failed_run_shows_as_a_model_whose_generations_failed(cli: CliRun, tmp_path: Path,
-                                                                failed_run: Path) -> None:
+def test_a_failed_run_shows_as_a_model_whose_generations_failed(cli: CliRun, tmp_path: Path) -> None:
+    """A server that answers every call with an error: each item gets an error record (a dead
+    server gets none: nothing is sent, and the run is skipped as above)."""
+    from justeval.testing.stub_server import Reply, StubServer
+
+    inst = tmp_path / "instructions.jsonl"
+    inst.write_text("".join(json.dumps({"id": i, "instruction": f"q{i}", "category": "regular"}) + "\n"
+                            for i in range(2)), encoding="utf-8")
+    failed = tmp_path / "runs" / "failed"
+    with StubServer(lambda req: Reply(status=400, text="model not loaded")) as srv:
+        code, _, _ = cli("run", "--model", "openai:m", "--judge", "openai:j", "--base-url", srv.base_url,
+                         "--instructions", str(inst), "--out", str(failed), "--no-progress")
+    assert code == 1
     good = uniform_run(tmp_path / "runs" / "a", "alpha", [4.0, 5.0])
-    code, out, err = cli("leaderboard", str(good), str(failed_run), "--format", "json", "--bootstrap", "10")
+    code, out, err = cli("leaderboard", str(good), str(failed), "--format", "json", "--bootstrap", "10")
     assert code == 0, err
     models = {m["model"]: m for m in json.loads(out)["models"]}
     assert models["openai:m"]["counts"]["generation_errors"] == 2 and models["openai:m"]["average"]["mean"] is None

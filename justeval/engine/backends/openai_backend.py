@@ -108,8 +108,11 @@ def build_payload(model: str, request: Request, *, completion: bool = False,
 
 def _usage(data: dict[str, Any]) -> Usage:
     raw = data.get("usage") or {}
+    details = raw.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
     return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
-                 completion_tokens=int(raw.get("completion_tokens") or 0))
+                 completion_tokens=int(raw.get("completion_tokens") or 0),
+                 cached_tokens=int(cached or 0))
 
 
 def parse_response(endpoint: Endpoint, data: dict[str, Any]) -> Completion:
@@ -231,9 +234,12 @@ def map_exception(exc: BaseException) -> BackendError:
     if too_large is not None:  # the same reply would be refused again: not worth paying for twice
         return BackendError(str(too_large), retryable=False)
     if isinstance(exc, openai.APITimeoutError):
-        return BackendError(f"request timed out: {exc}", retryable=True)
+        return BackendError(f"request timed out: {exc}", retryable=True, failure="timeout")
     if isinstance(exc, openai.APIConnectionError):
-        return BackendError(f"connection failed: {exc}", retryable=True)
+        from justeval.engine.breaker import transport_reason
+
+        return BackendError(f"connection failed: {transport_reason(exc) or exc}", retryable=True,
+                            failure="connection")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         retry_after = parse_retry_after(exc.response.headers) if exc.response is not None else None
@@ -324,12 +330,47 @@ class OpenAIBackend(Backend):
     def supports_response_format(self) -> bool:
         return self._structured_ok
 
+    @property
+    def server(self) -> str | None:
+        return self.base_url or "https://api.openai.com/v1"
+
     def cost_usd(self, usage: Usage) -> float | None:
         if self.base_url and not any(host in self.base_url for host in _OPENAI_HOSTS):
             return None  # a self-hosted model has no list price
-        from justeval.engine.pricing import cost_usd
+        from justeval.engine.costs import call_cost_usd
 
-        return cost_usd(self.model, usage)
+        return call_cost_usd(self.model, usage)
+
+    def batch_cost_usd(self, usage: Usage) -> float | None:
+        if self.cost_usd(usage) is None:
+            return None
+        from justeval.engine.costs import call_cost_usd
+
+        return call_cost_usd(self.model, usage, batch=True)
+
+    def batch_api(self) -> Any:
+        """The OpenAI Batch API (Files + Batches) of this backend's server."""
+        from justeval.engine.backends.openai_batch import OpenAIBatchAPI
+
+        return OpenAIBatchAPI(self)
+
+    async def probe(self, timeout_s: float) -> bool:
+        """`GET /models`: any HTTP answer (even 401 or 404) says the server is there; it costs
+        nothing and takes no model time."""
+        import openai
+
+        client = self._get_client()
+        try:
+            await client.get("/models", cast_to=_raw_response_type(), options={"timeout": timeout_s})
+        except openai.APIStatusError:
+            return True
+        except openai.OpenAIError as exc:
+            raise map_exception(exc) from exc
+        return True
+
+    def client(self) -> Any:
+        """The SDK client of the running event loop (the batch interface shares it)."""
+        return self._get_client()
 
     def _get_client(self) -> Any:
         """One client per event loop (httpx connections belong to the loop that opened them)."""
