@@ -14,7 +14,6 @@ one error form, and an optional cache, instead of a fetcher per caller.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import urllib.parse
 from pathlib import Path
@@ -101,9 +100,6 @@ def fetch_text(url: str, *, what: str, hint: str, **options: Any) -> str:
 
 
 def fetch_json(url: str, *, what: str, hint: str, **options: Any) -> Any:
-    text = fetch_text(url, what=what, hint=hint, **options)
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise InputError(url, f"{what}: malformed JSON: {msg}") from exc
+    from justeval.jsonl import parse_json
+
+    return parse_json(fetch_text(url, what=what, hint=hint, **options), url)

@@ -27,7 +27,7 @@ def normalize_id(value: Any) -> ItemId:
     if isinstance(value, bool):
         raise ValueError(f"invalid id {value!r}")
     if isinstance(value, int):
-        if len(str(abs(value))) > MAX_ID_CHARS:
+        if abs(value) >= 10**MAX_ID_CHARS:  # compared, not printed: str() of a 5,000-digit int raises
             raise ValueError(f"id has more than {MAX_ID_CHARS} digits")
         return value
     if isinstance(value, float) and value.is_integer():

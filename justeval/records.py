@@ -6,6 +6,7 @@ interface (documented in the README) and stay loadable by the original just-eval
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -92,6 +93,14 @@ class TemplateRef(BaseModel):
 SCORE_SCALE = (1.0, 5.0)  # every judge template scores on 1-5
 
 
+def _as_json(value: Any) -> str:
+    """A value as the file spelled it (`true`, `"4"`), for error messages."""
+    try:
+        return json.dumps(value, ensure_ascii=False)[:80]
+    except (TypeError, ValueError):
+        return repr(value)[:80]
+
+
 class Judgment(BaseModel):
     """One judge's verdict on one generation (a line of `judgments.jsonl`).
 
@@ -122,6 +131,17 @@ class Judgment(BaseModel):
     @classmethod
     def _id(cls, v: Any) -> ItemId:
         return normalize_id(v)
+
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _numbers(cls, scores: Any) -> Any:
+        """A score is a JSON number or null: `true` is not 1 and `"4"` is not 4 (justeval never
+        writes either, so such a file was edited or made by something else)."""
+        if isinstance(scores, dict):
+            for aspect, score in scores.items():
+                if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
+                    raise ValueError(f"score {_as_json(score)} for {aspect!r} is not a number")
+        return scores
 
     @field_validator("scores")
     @classmethod

@@ -3,24 +3,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import platform
 import re
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from justeval.errors import InputError
-from justeval.jsonl import atomic_output, read_records
+from justeval.errors import InputError, JustevalError
+from justeval.jsonl import PRIVATE_DIR_MODE, atomic_output, read_records
 from justeval.records import Generation, ItemId, Judgment
 from justeval.redact import redact
 
 if TYPE_CHECKING:
     from justeval.manifest import RunManifest
+
+
+#: the file `RunDir.lock` holds; it names the process holding it
+LOCK_FILE = ".lock"
+_HELD: dict[str, int] = {}  # run directories this process holds, with how many times
+
+
+def _command_line() -> str:
+    """This process's command, for the lock file (keys are never options; redacted anyway)."""
+    from justeval.redact import redact
+
+    return redact(" ".join(["justeval", *sys.argv[1:]]))[:300]
 
 
 def safe_name(spec: str) -> str:
@@ -56,10 +71,60 @@ class RunDir:
 
     def ensure(self) -> RunDir:
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(self.path, f"cannot create run directory: {exc.strerror or exc}") from exc
         return self
+
+    # -- one writer at a time ------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[RunDir]:
+        """Hold the run directory for a writing command: two `generate` or `judge` processes on
+        one directory would each send, pay for and write every item. An exclusive, non-blocking
+        `flock` on `.lock` in the directory; a second process gets a JustevalError (exit 1)
+        naming the process that holds it. The lock goes with the process (a killed holder frees
+        it at once), the file stays (removing it would let two processes lock two different
+        files), and the same process may take it again (the pipeline's stages nest). The
+        directory must exist: `RunDir(out).ensure().lock()` for a new run."""
+        if not self.path.is_dir():
+            raise InputError(self.path, "not a run directory (nothing to lock)")
+        key = os.path.realpath(self.path)
+        if key in _HELD:
+            _HELD[key] += 1
+            try:
+                yield self
+            finally:
+                _HELD[key] -= 1
+            return
+        try:
+            import fcntl
+        except ImportError:  # no flock on this system (Windows): run unlocked
+            yield self
+            return
+        path = self.path / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise InputError(path, f"cannot create the run directory's lock file: {exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+                raise JustevalError(f"{self.path} is in use by {holder}; wait for it to finish (or stop it), "
+                                    "then run the same command again") from exc
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} ({_command_line()})\n".encode(), 0)
+            _HELD[key] = 1
+            try:
+                yield self
+            finally:
+                del _HELD[key]
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- the manifest (run.json) -----------------------------------------------------
     def read_manifest(self) -> RunManifest:
@@ -68,11 +133,9 @@ class RunDir:
 
         if not self.run_json.exists():
             return RunManifest()
-        try:
-            data = json.loads(self.run_json.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise InputError(self.run_json, f"unreadable run.json: {str(exc)[:200]}") from exc
-        return parse_manifest(data, self.run_json)
+        from justeval.jsonl import read_json_file
+
+        return parse_manifest(read_json_file(self.run_json, "run.json"), self.run_json)
 
     def record(self, section: str, value: BaseModel, *, key: str | None = None) -> RunManifest:
         """Set one section of run.json (`generate`, `import`, `pipeline`, `run`), or one entry
@@ -96,7 +159,7 @@ class RunDir:
             field: new_value, "format_version": FORMAT_VERSION, "versions": versions(),
             "origin": origin_mark(self.path),
             "created": manifest.created or datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        with atomic_output(self.run_json) as fh:
+        with atomic_output(self.run_json, private=True) as fh:
             fh.write(redact(json.dumps(manifest.dump(), indent=2, ensure_ascii=False)) + "\n")
         return manifest
 

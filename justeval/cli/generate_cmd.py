@@ -171,10 +171,18 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", help="file to write")],
     fmt: Annotated[str, typer.Option("--format", help="just-eval (a JSON list, as the original just-eval scripts "
                                      "read) | alpaca-eval (model_outputs.json) | jsonl")] = "just-eval",
+    alpaca_eval_set: Annotated[str | None, typer.Option("--alpaca-eval-set", help="AlpacaEval's alpaca_eval.json "
+                                                        "(file or URL; default: fetched from its public home), "
+                                                        "for --format alpaca-eval")] = None,
 ) -> None:
-    """Write a run's outputs (the latest ok one per item, in id order) for other tools."""
+    """Write a run's outputs (the latest ok one per item) for other tools: every item in id
+    order, or for alpaca-eval the AlpacaEval items, once each, in AlpacaEval's order."""
     from justeval.generation import export_outputs
 
-    summary = export_outputs(run_dir, out, fmt)
+    summary = export_outputs(run_dir, out, fmt, alpaca_eval_set_source=alpaca_eval_set)
     note = f"; {summary.left_out} item(s) without an ok output left out" if summary.left_out else ""
+    if summary.not_in_benchmark:
+        note += f"; {summary.not_in_benchmark} item(s) not in AlpacaEval left out"
+    if summary.benchmark_missing:
+        note += f"; {summary.benchmark_missing} AlpacaEval item(s) have no output in this run"
     typer.echo(f"wrote {summary.written} outputs to {summary.path}{note}", err=True)

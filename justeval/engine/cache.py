@@ -2,6 +2,9 @@
 full prompt) is never paid for twice, across runs and processes.
 
 SQLite in WAL mode, one row per successful (validated) completion; failures are never stored.
+A reply can quote the caller's key back (some proxies echo headers), so what is stored passes
+through `redact` like every record line; the folder is created 0700 and the database 0600 (its
+WAL and shared-memory files take the database's mode).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from justeval.engine.types import Completion, Request
 from justeval.errors import JustevalError
+from justeval.redact import redact
 
 SCHEMA_VERSION = 1
 
@@ -51,7 +55,9 @@ class ReplyCache:
         self.path = self.directory / "replies.sqlite3"
         self.write_errors = 0
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # sqlite creates its file 0644 (less the umask): create it first, private
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -74,7 +80,7 @@ class ReplyCache:
         """Store a reply; a failed write (disk full, locked too long) only loses the cache entry."""
         try:
             self._db.execute("INSERT OR REPLACE INTO replies (key, completion, created) VALUES (?, ?, ?)",
-                             (key, completion.model_dump_json(), time.time()))
+                             (key, redact(completion.model_dump_json()), time.time()))
         except sqlite3.Error:
             self.write_errors += 1
 

@@ -63,10 +63,9 @@ def load_pool(path: str | Path) -> list[Example]:
         raise InputError(path, "ICL example file not found")
     rows: list[tuple[int | None, Any]]
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(path, f"cannot read JSON: {exc}") from exc
+        from justeval.jsonl import read_json_file
+
+        data = read_json_file(path)
         if not isinstance(data, list):
             raise InputError(path, "expected a JSON list of {instruction, output} objects")
         rows = [(None, obj) for obj in data]

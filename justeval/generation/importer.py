@@ -1,25 +1,30 @@
 """`justeval import`: wrap outputs made elsewhere into a run directory so they can be judged.
 
 Accepted files: a just-eval JSON list or JSONL of {id, instruction, output, generator, ...},
-and AlpacaEval's `model_outputs.json` ({instruction, output, generator}, no id). Every record
-is matched to the instruction set: by `id` when present (its instruction text, if given, must
-agree with the set's, ignoring surrounding whitespace), otherwise by instruction text (a text
-that occurs several times in the set fills those ids in order). Unknown ids or texts,
-disagreeing texts, the same item twice, and missing or empty outputs are input errors that
-name the file and the record; nothing is written then. `dataset` and `category` come from
-the instruction set.
+and AlpacaEval's `model_outputs.json` ({instruction, output, generator, dataset}, no id). Every
+record is matched to the instruction set: by `id` when present (its instruction text, if given,
+must agree with the set's, ignoring surrounding whitespace), otherwise by instruction text (a
+text that occurs several times in the set goes to the item of the record's `dataset` if there is
+one, else fills those ids in order). Unknown ids, disagreeing texts, the same item twice, and
+missing or empty outputs are input errors that name the file and the record; nothing is written
+then.
+
+A file without any id is another benchmark's outputs (AlpacaEval's 805 items, of which the
+just-eval set holds 420): its records whose instruction is not in the set are left out and
+reported (`ImportSummary.not_in_set`, and one warning line), not an error; a file that matches
+none is. In a file with ids, an unknown text is an error like an unknown id. `dataset` and
+`category` come from the instruction set.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from justeval.errors import InputError, JustevalError
-from justeval.jsonl import iter_json_lines, write_jsonl
+from justeval.errors import InputError, JustevalError, warn
+from justeval.jsonl import iter_json_lines, parse_json, write_jsonl
 from justeval.records import Generation, Instruction, ItemId, normalize_id
 from justeval.rundir import RunDir
 
@@ -42,6 +47,7 @@ class ImportSummary:
     generator: str
     records: int
     file_format: str
+    not_in_set: int = 0  # records of an id-less file whose instruction the set does not hold (left out)
 
 
 Row = tuple[int | None, int, dict[str, Any]]  # (line for JSONL, record index, object)
@@ -54,10 +60,9 @@ def read_output_file(path: Path) -> tuple[str, list[Row]]:
     except OSError as exc:
         raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
     if data.lstrip()[:1] == b"[":
-        try:
-            items = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(path, f"malformed JSON: {exc}") from exc
+        items = parse_json(data, path)
+        if not isinstance(items, list):
+            raise InputError(path, "expected a JSON list of records")
         rows: list[Row] = []
         for n, obj in enumerate(items):
             if not isinstance(obj, dict):
@@ -84,6 +89,9 @@ def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Ins
     for inst in instructions:
         by_text.setdefault(inst.instruction.strip(), []).append(inst)
     used: dict[ItemId, str] = {}  # id -> where it was first seen
+    foreign = not any("id" in obj for _, _, obj in rows)  # another benchmark's outputs (no ids)
+    left_out: list[str] = []
+    first_left_out = InputError(path, "no records to import")
     names = {obj["generator"] for _, _, obj in rows if isinstance(obj.get("generator"), str)}
     if generator is None:
         if len(names) > 1:
@@ -101,20 +109,33 @@ def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Ins
         text = obj.get("instruction")
         if text is not None and not isinstance(text, str):
             raise fail("instruction must be a string")
+        if foreign and isinstance(text, str) and text.strip() not in by_text:
+            if not left_out:
+                first_left_out = fail(f"instruction not in the instruction set: {_preview(text)}")
+            left_out.append(f"line {line}" if line is not None else f"record {n}")
+            continue
         inst = _match(obj, text, by_id, by_text, used, fail)
         if inst.id in used:
             raise fail(f"id {inst.id} appears twice (first at {used[inst.id]})")
         used[inst.id] = f"line {line}" if line is not None else f"record {n}"
         gens.append(Generation(id=inst.id, instruction=inst.instruction, output=output, generator=generator,
                                dataset=inst.dataset, category=inst.category, status="ok"))
+    if not gens:  # nothing matched: the wrong instruction set, most likely
+        raise InputError(first_left_out.path, f"{first_left_out.message} (and none of the file's {len(rows)} "
+                         "records is; pass the set they answer with --instructions)", line=first_left_out.line,
+                         record=first_left_out.record)
+    if left_out:
+        warn(f"{path}: {len(left_out)} of {len(rows)} records are not in the instruction set and were left out "
+             f"(first: {', '.join(left_out[:3])}); {len(gens)} imported")
     rd.ensure()
-    write_jsonl(rd.generations, gens)
+    write_jsonl(rd.generations, gens, private=True)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     from justeval.manifest import ImportSection
 
     rd.record("import", ImportSection(command=command, file=str(path.resolve()), sha256=digest, format=file_format,
                                       generator=generator, records=len(gens), instructions=instructions_source))
-    return ImportSummary(path=rd.generations, generator=generator, records=len(gens), file_format=file_format)
+    return ImportSummary(path=rd.generations, generator=generator, records=len(gens), file_format=file_format,
+                         not_in_set=len(left_out))
 
 
 def _match(obj: dict[str, Any], text: str | None, by_id: dict[ItemId, Instruction],
@@ -137,6 +158,10 @@ def _match(obj: dict[str, Any], text: str | None, by_id: dict[ItemId, Instructio
     candidates = by_text.get(text.strip())
     if not candidates:
         raise fail(f"instruction not in the instruction set: {_preview(text)}")
+    dataset = obj.get("dataset")
+    same = [inst for inst in candidates if inst.dataset == dataset]
+    if same:  # the set holds this text under several datasets (LIMA repeats 41 AlpacaEval items)
+        candidates = same
     for inst in candidates:
         if inst.id not in used:
             return inst

@@ -59,7 +59,7 @@ def _as_list(value: Any) -> Any:
         if text.startswith("["):
             try:
                 return json.loads(text)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON (too deep, a 5,000-digit number): plain text
                 text = text.strip("[]").replace("'", "").replace('"', "")
         for sep in (";", "|", ","):
             if sep in text:
@@ -144,12 +144,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int | None, int | None, dict[str, 
 
 
 def _json_rows(path: Path) -> Iterator[tuple[int | None, int | None, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read file: {exc}") from exc
+    from justeval.jsonl import read_json_file
+
+    data = read_json_file(path)
     if isinstance(data, dict):
         lists = [v for k, v in data.items() if isinstance(v, list) and k in ("instructions", "data", "rows", "items")]
         if not lists:

@@ -52,15 +52,14 @@ def default_recipe_path() -> Path:
 
 def load_recipe(path: str | Path | None = None) -> Recipe:
     """Read and check a recipe file (default: the shipped just-eval.yaml)."""
-    import yaml
+    from justeval.yamlfile import parse_yaml
 
     p = Path(path) if path is not None else default_recipe_path()
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(p, f"cannot read recipe: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(p, f"malformed YAML: {str(exc).splitlines()[0]}") from exc
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(p, f"cannot read recipe: {getattr(exc, 'strerror', None) or exc}") from exc
+    raw = parse_yaml(text, p)
     if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):
         raise InputError(p, "a recipe needs a `sources` list")
     cats = {name: ids_in_file(spec.get("ids"), p) for name, spec in (raw.get("categories") or {}).items()}

@@ -6,7 +6,6 @@ explicit file, or from the public home named in the recipe for the hub source.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -113,13 +112,9 @@ def load_lite_ids(source: str | Path | None = None, override: str | Path | None 
             data = fetch_json(url, what="the lite subset's ids", timeout=20.0,
                               hint="download it and pass a local instructions folder holding lite_ids.json")
             return _read_lite(data, url)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read lite ids: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from exc
-    return _read_lite(data, path)
+    from justeval.jsonl import read_json_file
+
+    return _read_lite(read_json_file(path, "lite ids"), path)
 
 
 def _values(items: Iterable[str] | None) -> list[str]:

@@ -7,7 +7,6 @@ text plus the few fields the recipe needs (AlpacaEval subset, MT-bench question 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,12 +42,9 @@ def _read_objects(path: Path) -> list[tuple[int | None, Any]]:
         from justeval.jsonl import iter_json_lines
 
         return [(line, obj) for line, obj in iter_json_lines(path)]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from exc
+    from justeval.jsonl import read_json_file
+
+    data = read_json_file(path)
     if not isinstance(data, list):
         raise InputError(path, "expected a JSON list")
     return [(None, obj) for obj in data]

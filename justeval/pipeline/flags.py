@@ -230,9 +230,7 @@ def read_config(path: str | Path) -> tuple[RunSettings | dict[str, Any], bool]:
     `justeval run`'s flag names, as that mapping; and whether it is foreign (anything but the
     run.json of a run made on this machine, in its own folder). Bad input is one line naming
     the file."""
-    import json
 
-    import yaml
 
     from justeval.errors import describe_invalid
     from justeval.manifest import parse_manifest
@@ -243,11 +241,11 @@ def read_config(path: str | Path) -> tuple[RunSettings | dict[str, Any], bool]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read config: {exc}") from exc
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(path, f"malformed config: {first}") from exc
+    from justeval.jsonl import parse_json
+    from justeval.yamlfile import parse_yaml
+
+    # one line for every way the file can be wrong (too deep, a 5,000-digit number, a lone surrogate too)
+    data = parse_json(text, path) if path.suffix == ".json" else parse_yaml(text, path)
     if not isinstance(data, dict):
         raise InputError(path, "a config must be a mapping of option names to values")
     nested = isinstance(data.get("judging"), list)  # RunSettings' own fields, not a run.json's sections

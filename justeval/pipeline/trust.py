@@ -41,7 +41,7 @@ def _machine_key() -> bytes:
         return path.read_bytes()
     except OSError:
         pass
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # the cache folder: the user's alone
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

@@ -4,7 +4,6 @@ export (JSON, full or JSON-MIN). Every problem names the file and the record."""
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -128,10 +127,9 @@ def read_labels(path: str | Path) -> list[HumanLabel]:
     if path.suffix.lower() == ".csv":
         return _read_csv(path)
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(path, f"not a readable JSON file: {exc}") from exc
+        from justeval.jsonl import read_json_file
+
+        data = read_json_file(path, "label file")
         if not isinstance(data, list):
             raise InputError(path, "a Label Studio export is a JSON list of tasks")
         return _read_label_studio(path, data)
@@ -162,11 +160,7 @@ def load_labels(paths: Sequence[str | Path], key: ReviewKey, key_path: str | Pat
 
 
 def load_key(path: str | Path) -> ReviewKey:
-    from justeval.jsonl import validate_record
+    from justeval.jsonl import read_json_file, validate_record
 
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not a readable key file: {exc}") from exc
-    return validate_record(ReviewKey, data, path)
+    return validate_record(ReviewKey, read_json_file(path, "key file"), path)

@@ -24,7 +24,7 @@ from justeval.engine.types import Completion, Request
 from justeval.errors import InputError
 from justeval.ids import ids_option
 from justeval.jsonl import JsonlAppender
-from justeval.judging.templates import load_template
+from justeval.judging.templates import PAIRWISE_ANSWERS, load_template
 from justeval.records import Generation, ItemId, TemplateRef, Usage, id_order
 from justeval.review.judge_preferences import latest_pairwise
 from justeval.review.pairwise_prompt import ORDERS, build_requests
@@ -108,7 +108,7 @@ def pairwise_run(run_a: str | Path, run_b: str | Path, settings: PairwiseSetting
     gens_a, gens_b = latest_ok(RunDir(run_a)), latest_ok(RunDir(run_b))
     gen_a, gen_b = _generator(gens_a, run_a), _generator(gens_b, run_b)
     judge = settings.judge.spec
-    tpl = load_template(settings.template or "pairwise")
+    tpl = load_template(settings.template or "pairwise", answers=PAIRWISE_ANSWERS)
     asp = settings.aspects
     path = Path(out) if out else default_path(run_a, gen_a, gen_b, judge)
     summary = PairwiseSummary(judge=judge, path=path, generator_a=gen_a, generator_b=gen_b,

@@ -31,7 +31,7 @@ from justeval.errors import JustevalError, UsageError
 from justeval.jsonl import JsonlAppender, atomic_output, read_records
 from justeval.judging.estimate import CostEstimate, expected_completion_tokens
 from justeval.judging.parse import ParsedScores
-from justeval.judging.templates import JudgeTemplate, load_template
+from justeval.judging.templates import PAIRWISE_ANSWERS, SCORE_ANSWERS, JudgeTemplate, load_template
 from justeval.records import TemplateRef, Usage
 from justeval.review.verdicts import PositionVerdict
 from justeval.validity import prompts
@@ -129,7 +129,8 @@ def judge_eval(settings: JudgeEvalSettings, out: str | Path | None, *, dry_run: 
         return result
     if out_dir is None:
         raise UsageError("judge-eval needs --out DIR for its verdicts (resumable) and report")
-    template = load_template(settings.template or ("pairwise" if settings.mode == "pairwise" else "score_multi"))
+    template = load_template(settings.template or ("pairwise" if settings.mode == "pairwise" else "score_multi"),
+                             answers=PAIRWISE_ANSWERS if settings.mode == "pairwise" else SCORE_ANSWERS)
     aspects = prompts.absolute_aspects(template) if settings.mode == "absolute" else []
     if settings.aspect is not None and settings.aspect not in aspects:
         raise UsageError(f"--aspect {settings.aspect!r} is not scored by template {template.name} "

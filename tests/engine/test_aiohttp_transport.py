@@ -4,7 +4,9 @@ client library): bodies, headers, errors."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import importlib
+import json
 import socket
 from collections.abc import Awaitable, Callable
 from types import ModuleType
@@ -36,10 +38,9 @@ async def _serve(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 def test_compressed_json_reply_and_request_headers_round_trip(http: ModuleType) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        resp = web.json_response({"got": body, "auth": request.headers.get("Authorization")},
-                                 headers={"X-Ratelimit-Remaining": "7"})
-        resp.enable_compression(web.ContentCoding.gzip)
-        return resp
+        data = json.dumps({"got": body, "auth": request.headers.get("Authorization")}).encode()
+        return web.Response(body=gzip.compress(data), content_type="application/json",  # really compressed
+                            headers={"X-Ratelimit-Remaining": "7", "Content-Encoding": "gzip"})
 
     async def main() -> Any:
         runner, base = await _serve(handler)
@@ -52,7 +53,7 @@ def test_compressed_json_reply_and_request_headers_round_trip(http: ModuleType) 
 
     resp = asyncio.run(main())
     assert resp.status_code == 200
-    assert resp.headers.get("content-encoding") == "gzip"  # it really came compressed
+    assert "content-encoding" not in resp.headers  # decoded by the transport, within its cap
     assert resp.json() == {"got": {"q": "ünïcode"}, "auth": "Bearer t0k"}
     assert resp.headers["x-ratelimit-remaining"] == "7"
 

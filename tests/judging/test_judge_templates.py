@@ -101,7 +101,7 @@ def test_j2_file_with_sidecar_metadata(tmp_path: Path) -> None:
 
 def test_j2_missing_variable_fails_naming_the_template(tmp_path: Path) -> None:
     path = tmp_path / "bad.j2"
-    path.write_text("{{ instruction }} {{ reference_answer }}", encoding="utf-8")
+    path.write_text("{{ instruction }} {{ candidate }} {{ reference_answer }}", encoding="utf-8")
     tpl = load_template(path)
     with pytest.raises(InputError) as info:
         tpl.render(instruction="i", candidate="c")
@@ -133,7 +133,7 @@ def test_upstream_file_renders_like_string_template(tmp_path: Path) -> None:
 
 def test_upstream_missing_placeholder_value_fails_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "t.txt"
-    path.write_text("${instruction} ${reference}", encoding="utf-8")
+    path.write_text("${instruction} ${candidate} ${reference}", encoding="utf-8")
     with pytest.raises(InputError) as info:
         load_template(path).render(instruction="i", candidate="c")
     assert str(path) in str(info.value) and "reference" in str(info.value)
@@ -168,3 +168,32 @@ def test_builtin_folder_holds_the_upstream_settings() -> None:
 ])
 def test_max_words_truncation_follows_the_original_rule(text: str, n: int, expected: str) -> None:
     assert truncate_words(text, n) == expected
+
+
+@pytest.mark.parametrize(("text", "suffix", "pairwise", "missing"), [
+    ("{{ instruction }} {{ candidate }}", ".j2", False, None),
+    ("{{ instruction }}", ".j2", False, "{{ candidate }}"),
+    ("{% if candidate %}{% endif %}{{ instruction }}", ".j2", False, None),  # used, if only in a test
+    ("{{ instruction }} {{ first }} {{ second }}", ".j2", True, None),
+    ("{{ instruction }} {{ first }}", ".j2", True, "{{ second }}"),
+    ("{{ instruction }} {{ candidate }}", ".j2", True, "{{ first }}, {{ second }}"),
+    ("${instruction} ${candidate}", ".txt", False, None),
+    ("${instruction} $candidate", ".txt", False, None),
+    ("${instruction} $$candidate", ".txt", False, "${candidate}"),  # an escaped dollar, not the variable
+    ("${instruction} ${candidateA} ${candidateB}", ".txt", True, None),  # an upstream pairwise prompt
+    ("${instruction} ${candidateA}", ".txt", True, "${candidateB}"),
+])
+def test_a_template_must_show_the_judge_every_answer_it_grades(text: str, suffix: str, pairwise: bool,
+                                                               missing: str | None, tmp_path: Path) -> None:
+    from justeval.judging.templates import PAIRWISE_ANSWERS, SCORE_ANSWERS
+
+    path = tmp_path / f"t{suffix}"
+    path.write_text(text, encoding="utf-8")
+    answers = PAIRWISE_ANSWERS if pairwise else SCORE_ANSWERS
+    if missing is None:
+        assert load_template(path, answers=answers).text == text
+        return
+    with pytest.raises(InputError) as info:
+        load_template(path, answers=answers)
+    assert str(info.value) == f"{path}: template never uses {missing}, the answer to grade: a judge that is not " \
+                              "shown the answer cannot grade it"

@@ -69,6 +69,46 @@ MALFORMED: dict[str, bytes] = {
     "two_objects_one_line": b'{"id": 2} {"id": 3}',
     "unescaped_control_char": b'{"id": 2, "instruction": "Ques\ttion\x01 2?"}',
 }
+# Hostile text: each is legal enough to reach a parser, and used to end in a traceback.
+DEEP = 100_000  # levels of nesting: past any recursive parser's limit
+DIGITS = 5_000  # past Python's int() limit of 4,300 digits
+
+
+def hostile_lines(record: dict[str, Any], text_field: str) -> dict[str, bytes]:
+    """Lines that differ from the valid `record` in one hostile way each (in `text_field`, or an
+    extra field, or the id)."""
+    def dumped(**changes: Any) -> bytes:
+        return json.dumps({**record, **changes}).encode()
+
+    text = str(record[text_field])
+    lines = {
+        "lone_surrogate": dumped(**{text_field: text + "@@"}).replace(b"@@", b"\\ud800"),
+        "lone_low_surrogate": dumped(**{text_field: "@@" + text}).replace(b"@@", b"\\udfff"),
+        "surrogate_in_a_key": dumped(**{"@@": 1}).replace(b"@@", b"\\ud83d"),
+        "nul_byte": dumped(**{text_field: text + "@@"}).replace(b"@@", b"\x00"),
+        "deep_nesting": dumped(extra="@@").replace(b'"@@"', b"[" * DEEP + b"]" * DEEP),
+        "deep_nesting_of_objects": dumped(extra="@@").replace(b'"@@"', b'{"a":' * DEEP + b"1" + b"}" * DEEP),
+        "thousands_of_digits_number": dumped(extra="@@").replace(b'"@@"', b"7" * DIGITS),
+    }
+    if "id" in record:
+        lines["thousands_of_digits_id"] = dumped(id="@@").replace(b'"@@"', b"7" * DIGITS)
+        lines["thousands_of_digits_string_id"] = dumped(id="@@").replace(b"@@", b"7" * DIGITS)
+    return lines
+
+
+def hostile_lists(records: list[dict[str, Any]], text_field: str) -> dict[str, tuple[bytes, str]]:
+    """JSON-list files (one record a line, indent 0) holding record 3 in a hostile way, with the
+    text the error must name (the line where the parser can tell it)."""
+    out = {}
+    for name, raw in hostile_lines(records[2], text_field).items():
+        # a raw NUL or a lone surrogate is found on its line; too deep or too long a number is not
+        where = ":4" if name == "nul_byte" or "surrogate" in name else ""
+        body = b"[\n" + b",\n".join([*(json.dumps(r).encode() for r in records[:2]), raw,
+                                      *(json.dumps(r).encode() for r in records[3:])]) + b"\n]\n"
+        out[name] = (body, where)
+    return out
+
+
 NON_UTF8: dict[str, bytes] = {
     "latin1_byte": '{"id": 2, "instruction": "Caf\u00e9?"}'.encode("latin-1"),
     "invalid_ff_byte": b'{"id": 2, "instruction": "Question \xff 2?"}',
@@ -80,6 +120,13 @@ def instruction_cases() -> list[Case]:
     base = [instruction(i) for i in range(N)]
     cases = [Case("instructions", f"malformed_{k}", jsonl(base, at=3, raw=v), ":3") for k, v in MALFORMED.items()]
     cases += [Case("instructions", f"non_utf8_{k}", jsonl(base, at=3, raw=v), ":3") for k, v in NON_UTF8.items()]
+    cases += [Case("instructions", f"hostile_{k}", jsonl(base, at=3, raw=v), ":3")
+              for k, v in hostile_lines(base[2], "instruction").items()]
+    cases += [Case("instructions", f"json_list_hostile_{k}", body, where, ".json")
+              for k, (body, where) in hostile_lists(base, "instruction").items()]
+    csv_rows = "id,instruction\n" + "".join(f"{i},Question {i}?\n" for i in range(2))
+    cases.append(Case("instructions", "csv_thousands_of_digits_id", (csv_rows + "7" * DIGITS + ",Q?\n").encode(),
+                      "", ".csv"))
     fields: dict[str, dict[str, Any]] = {
         "missing_id": {"id": ...}, "missing_instruction": {"instruction": ...},
         "instruction_int": {"instruction": 7}, "instruction_list": {"instruction": ["a", "b"]},
@@ -119,6 +166,10 @@ def output_cases() -> list[Case]:
     bad = {k: v for k, v in MALFORMED.items() if k not in ("null_line",)}
     cases = [Case("outputs", f"malformed_{k}", jsonl(base, at=3, raw=v), ":3") for k, v in bad.items()]
     cases += [Case("outputs", f"non_utf8_{k}", jsonl(base, at=3, raw=v), ":3") for k, v in NON_UTF8.items()]
+    cases += [Case("outputs", f"hostile_{k}", jsonl(base, at=3, raw=v), ":3")
+              for k, v in hostile_lines(base[2], "output").items()]
+    cases += [Case("outputs", f"json_list_hostile_{k}", body, where, ".json")
+              for k, (body, where) in hostile_lists(base, "output").items()]
     fields: dict[str, dict[str, Any]] = {
         "missing_output": {"output": ...}, "output_null": {"output": None}, "output_empty": {"output": ""},
         "output_whitespace": {"output": " \n\t "}, "output_int": {"output": 3}, "output_list": {"output": ["x"]},
@@ -153,6 +204,11 @@ def label_cases() -> list[Case]:
     keep = ("truncated_object", "trailing_comma", "bare_word", "array_line", "number_line")
     cases = [Case("labels", f"malformed_{k}", jsonl(base, at=3, raw=MALFORMED[k]), ":3") for k in keep]
     cases += [Case("labels", f"non_utf8_{k}", jsonl(base, at=3, raw=v), ":3") for k, v in NON_UTF8.items()]
+    cases += [Case("labels", f"hostile_{k}", jsonl(base, at=3, raw=v), ":3")
+              for k, v in hostile_lines(base[2], "annotator").items()]
+    studio = [{"id": k, "annotations": [{"result": []}], "data": {"pair_id": label(k)["pair_id"]}} for k in range(1, 4)]
+    cases += [Case("labels", f"label_studio_hostile_{k}", body, where, ".json")
+              for k, (body, where) in hostile_lists(studio, "id").items() if "digits_id" not in k]
     fields: dict[str, dict[str, Any]] = {
         "missing_pair_id": {"pair_id": ...}, "pair_id_null": {"pair_id": None}, "pair_id_empty": {"pair_id": " "},
         "pair_id_not_in_key": {"pair_id": "p9999"}, "label_unknown_word": {"label": "middle"},
@@ -189,7 +245,19 @@ def config_cases() -> list[Case]:
              Case("config", "empty_file", b"", "", ".yaml"),
              Case("config", "non_utf8", b"model: openai:m\xff\njudge: openai:j\n", "", ".yaml"),
              Case("config", "run_json_without_model", json.dumps({"pipeline": {"judge": ["openai:j"]}}).encode(),
-                  "model", ".json")]
+                  "model", ".json"),
+             Case("config", "yaml_deep_nesting", b"model: openai:m\njudge: openai:j\nextra: " + b"[" * DEEP
+                  + b"]" * DEEP + b"\n", "", ".yaml"),
+             Case("config", "yaml_deep_mappings", b"model: openai:m\njudge: openai:j\nextra: " + b"{a: " * DEEP
+                  + b"1" + b"}" * DEEP + b"\n", "", ".yaml"),
+             Case("config", "yaml_thousands_of_digits", b"model: openai:m\njudge: openai:j\nconcurrency: "
+                  + b"7" * DIGITS + b"\n", "", ".yaml"),
+             Case("config", "yaml_lone_surrogate", b'model: "openai:m\\ud800"\njudge: openai:j\n', "", ".yaml"),
+             Case("config", "json_deep_nesting", b'{"model": "openai:m", "judge": "openai:j", "x": ' + b"[" * DEEP
+                  + b"]" * DEEP + b"}", "", ".json"),
+             Case("config", "json_thousands_of_digits", b'{"model": "openai:m", "judge": "openai:j", "concurrency": '
+                  + b"7" * DIGITS + b"}", "", ".json"),
+             Case("config", "json_lone_surrogate", b'{"model": "openai:m\\udc00", "judge": "openai:j"}', "", ".json")]
     fields: dict[str, dict[str, Any]] = {
         "missing_model": {"model": ...}, "missing_judge": {"judge": ...}, "unknown_option": {"modle": "x"},
         "concurrency_word": {"concurrency": "many"}, "concurrency_list": {"concurrency": [2]},
@@ -215,13 +283,31 @@ def template_cases() -> list[Case]:
         "unknown_tag": ok + "{% frobnicate %}", "unknown_filter": ok + "{{ instruction | shout }}",
         "unclosed_block": ok + "{% if instruction %}open\n",
         "unknown_variable_in_loop": ok + "{% for x in refs %}{{ x }}{% endfor %}",
+        # runtime errors: the template parses, and fails while it renders
+        "division_by_zero": ok + "{{ 1 / 0 }}", "integer_division_by_zero": ok + "{{ candidate | length // 0 }}",
+        "undefined_method": ok + "{{ instruction.frobnicate() }}", "call_a_string": ok + "{{ instruction() }}",
+        "number_filter_on_text": ok + "{{ instruction | round }}",
+        "format_a_text_as_a_number": ok + "{{ \"%d\" % instruction }}",
+        "index_out_of_range": ok + "{{ instruction.split()[99] }}",
+        # what the sandbox refuses: code execution, private attributes, changing the values given
+        "run_a_shell_command": ok + "{{ cycler.__init__.__globals__.os.system('echo pwned') }}",
+        "reach_python_internals": ok + "{{ instruction.__class__.__mro__ }}",
+        "format_string_escape": ok + "{{ '{0.__class__}'.format(instruction) }}",
+        "change_a_value": ok + "{{ instruction.__setattr__('x', 1) }}",
+        "memory_by_repetition": ok + "{{ 'x' * 1000000000 }}",
+        "memory_by_power": ok + "{{ 9 ** 99999999 }}",
+        "memory_by_loops": ok + "{% for i in range(100000) %}{% for j in range(100000) %}xx{% endfor %}{% endfor %}",
+        # a template that never shows the judge the answer
+        "never_uses_candidate": "Grade.\n{{ instruction }}\n",
+        "candidate_set_by_the_template": "{% set candidate = 'great' %}{{ instruction }}\n{{ candidate }}\n",
     }
     cases = [Case("template", k, v.encode(), "", ".j2") for k, v in j2.items()]
     cases.append(Case("template", "j2_non_utf8", ok.encode() + b"Caf\xe9\n", "", ".j2"))
     up = 'Q: ${instruction}\nA: ${candidate}\n{"helpfulness": {"reason": "", "score": ""}}\n'
     cases += [Case("template", "upstream_unknown_variable", (up + "Ref: ${reference}\n").encode(), "", ".txt"),
               Case("template", "upstream_invalid_placeholder", (up + "Price: $ {5}\n").encode(), "", ".txt"),
-              Case("template", "upstream_non_utf8", up.encode() + b"\xff\n", "", ".txt")]
+              Case("template", "upstream_non_utf8", up.encode() + b"\xff\n", "", ".txt"),
+              Case("template", "upstream_never_uses_candidate", up.replace("${candidate}", "").encode(), "", ".txt")]
     return cases
 
 
@@ -230,6 +316,14 @@ def rundir_cases() -> list[Case]:
     cases = [Case("generations", f"malformed_{k}", jsonl(gens, at=3, raw=MALFORMED[k]), ":3")
              for k in ("truncated_object", "trailing_comma", "bare_word")]
     cases.append(Case("generations", "non_utf8", jsonl(gens, at=3, raw=NON_UTF8["invalid_ff_byte"]), ":3"))
+    cases += [Case("generations", f"hostile_{k}", jsonl(gens, at=3, raw=v), ":3")
+              for k, v in hostile_lines(gens[2], "output").items()]
+    cases.append(Case("generations", "two_records_on_one_line",
+                      jsonl(gens[:2] + gens[3:], at=2, raw=json.dumps(gens[1]).encode() + b" " +
+                            json.dumps(gens[2]).encode()), ":2"))
+    cases.append(Case("generations", "two_records_comma_joined",
+                      jsonl(gens[:2] + gens[3:], at=2, raw=json.dumps(gens[1]).encode() + b"," +
+                            json.dumps(gens[2]).encode()), ":2"))
     fields: dict[str, dict[str, Any]] = {"missing_output": {"output": ...}, "status_unknown": {"status": "done"},
                                          "id_list": {"id": [2]}, "missing_generator": {"generator": ...}}
     where = {"missing_output": ":3 (record 2): field 'output'", "status_unknown": ":3 (record 2): field 'status'",

@@ -143,7 +143,8 @@ def test_bad_input_is_one_line_naming_file_and_record_exit_2(
 
 
 @pytest.mark.parametrize("damage", ["malformed_line", "wrong_status", "missing_template", "non_utf8",
-                                    "score_off_scale", "score_zero", "score_nan"])
+                                    "score_off_scale", "score_zero", "score_nan", "score_true", "score_false",
+                                    "score_string", "score_list", "two_records_one_line"])
 def test_judgments_corrupt_mid_file_is_reported_and_kept_intact(
         damage: str, tmp_path: Path, cli: CliRun, stub_server: StubServer) -> None:
     run = _run_dir(tmp_path)
@@ -156,7 +157,12 @@ def test_judgments_corrupt_mid_file_is_reported_and_kept_intact(
                 "non_utf8": lines[1].replace(b'"m"', b'"\xff"'),
                 "score_off_scale": json.dumps({**recs[1], "scores": {"helpfulness": 9}}).encode(),
                 "score_zero": json.dumps({**recs[1], "scores": {"helpfulness": 0}}).encode(),
-                "score_nan": json.dumps({**recs[1], "scores": {"helpfulness": float("nan")}}).encode()}[damage]
+                "score_nan": json.dumps({**recs[1], "scores": {"helpfulness": float("nan")}}).encode(),
+                "score_true": json.dumps({**recs[1], "scores": {"helpfulness": True}}).encode(),
+                "score_false": json.dumps({**recs[1], "scores": {"helpfulness": False}}).encode(),
+                "score_string": json.dumps({**recs[1], "scores": {"helpfulness": "4"}}).encode(),
+                "score_list": json.dumps({**recs[1], "scores": {"helpfulness": [4]}}).encode(),
+                "two_records_one_line": lines[1] + b" " + lines[2]}[damage]
     path = run / "judgments.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     before = path.read_bytes()
@@ -178,6 +184,42 @@ def test_leaderboard_refuses_a_score_off_the_scale_in_one_line(tmp_path: Path, c
     assert code == 2 and not out
     _assert_one_line(err, path, ":3")
     assert "outside the 1-5 scale" in err
+
+
+@pytest.mark.parametrize("score", [True, False, "4"], ids=["true", "false", "string"])
+def test_leaderboard_refuses_a_score_that_is_not_a_number_in_one_line(score: object, tmp_path: Path,
+                                                                      cli: CliRun) -> None:
+    """`true` would count as 1 (and `"4"` as 4): a score is a JSON number or null."""
+    run = _run_dir(tmp_path)
+    recs = [Judgment(id=i, judge="openai:j", generator="m", template=TemplateRef(name="score_multi", hash="h"),
+                     status="ok", scores={"helpfulness": 4.0}).model_dump(mode="json") for i in range(3)]
+    recs[2]["scores"] = {"helpfulness": score}
+    path = run / "judgments.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    code, out, err = cli("leaderboard", str(run))
+    assert code == 2 and not out
+    _assert_one_line(err, path, ":3")
+    assert f"score {json.dumps(score)} for 'helpfulness' is not a number" in err
+
+
+@pytest.mark.parametrize("cell", ["[" * 100_000 + "]" * 100_000, "[" + "7" * 5_000 + "]"], ids=["deep", "digits"])
+def test_a_csv_list_cell_that_is_not_json_is_read_as_text_not_a_crash(cell: str, tmp_path: Path, cli: CliRun) -> None:
+    src = tmp_path / "ins.csv"
+    src.write_text("id,instruction,task_types\n0,Question 0?,coding\n1,Question 1?," + cell + "\n", encoding="utf-8")
+    code, _out, err = cli("instructions", "export", "--instructions", str(src), "--out", str(tmp_path / "e.jsonl"))
+    assert code == 0 and "Traceback" not in err, err
+
+
+def test_a_template_cannot_run_a_shell_command(tmp_path: Path, cli: CliRun, stub_server: StubServer) -> None:
+    marker = tmp_path / "pwned"
+    template = tmp_path / "evil.j2"
+    template.write_text("{{ instruction }}\n{{ candidate }}\n{{ cycler.__init__.__globals__.os.system('touch "
+                        f"{marker}') }}}}\n{{{{ joiner.__init__.__globals__.os.popen('touch {marker}').read() }}}}\n",
+                        encoding="utf-8")
+    code, _out, err = cli("judge", str(_run_dir(tmp_path)), "--judge", "openai:j", "--base-url", stub_server.base_url,
+                          "--template-multi", str(template), "--no-progress")
+    assert code == 2 and "sandbox" in err and not marker.exists() and stub_server.count == 0
+    _assert_one_line(err, template, ":3")
 
 
 def test_one_megabyte_output_is_valid_input(tmp_path: Path, cli: CliRun, stub_server: StubServer) -> None:

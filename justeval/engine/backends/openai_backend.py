@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from justeval.engine.httperrors import is_retryable_status, parse_retry_after
 from justeval.engine.types import Backend, BackendError, Completion, Request, TokenLogprob, TopLogprob
-from justeval.errors import warn
+from justeval.errors import UsageError, warn
 from justeval.records import Usage
 
 Endpoint = Literal["chat", "completions"]
@@ -116,19 +116,72 @@ def _usage(data: dict[str, Any]) -> Usage:
 
 
 def parse_response(endpoint: Endpoint, data: dict[str, Any]) -> Completion:
-    """Text, usage and finish reason of the first choice; a reply without choices is an error."""
+    """Text, usage and finish reason of the first choice.
+
+    Only text is an answer: a reply without choices, a `content` (chat) or `text` (completions)
+    that is null or missing, a refusal, or tool calls without text are errors (never an empty
+    output that would be judged as if the model had said nothing). Content given as a list of
+    text parts is joined; a lone surrogate (half of a character, which cannot be stored as
+    UTF-8) becomes U+FFFD, the replacement character."""
     choices = data.get("choices") or []
-    if not choices:
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise BackendError("reply has no choices", retryable=False)
     choice = choices[0]
+    finish = choice.get("finish_reason")
     if endpoint == "chat":
-        message = choice.get("message") or {}
-        text = message.get("content")
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise BackendError("reply has no message", retryable=False)
+        text = _content_text(message.get("content"))
+        if text is None:
+            raise BackendError(_no_text(message, finish), retryable=False)
     else:
         text = choice.get("text")
-    return Completion(text=text or "", usage=_usage(data), finish_reason=choice.get("finish_reason"),
-                      model=data.get("model"), logprobs=_legacy_logprobs(choice.get("logprobs")),
+        if not isinstance(text, str):
+            raise BackendError(f"reply has no text ({'null' if text is None else type(text).__name__}"
+                               f"{_finish_note(finish)})", retryable=False)
+    if not isinstance(finish, str):
+        finish = None
+    return Completion(text=_whole_characters(text), usage=_usage(data), finish_reason=finish,
+                      model=data.get("model") if isinstance(data.get("model"), str) else None,
+                      logprobs=_legacy_logprobs(choice.get("logprobs")),
                       prompt_logprobs=_prompt_logprobs(choice.get("prompt_logprobs")))
+
+
+def _content_text(content: Any) -> str | None:
+    """A message's text: a string, or a list of text parts joined; None when there is none."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content and all(
+            isinstance(p, dict) and p.get("type", "text") == "text" and isinstance(p.get("text"), str)
+            for p in content):
+        return "".join(p["text"] for p in content)
+    return None
+
+
+def _finish_note(finish: Any) -> str:
+    if finish == "length":
+        return "; finish_reason length: the token limit was reached before any answer"
+    return f"; finish_reason {finish}" if isinstance(finish, str) and finish else ""
+
+
+def _no_text(message: dict[str, Any], finish: Any) -> str:
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal.strip():
+        return f"the model refused: {refusal.strip()[:200]}"
+    if message.get("tool_calls") or message.get("function_call"):
+        return f"reply holds tool calls, not an answer{_finish_note(finish)}"
+    content = message.get("content")
+    kind = "null" if content is None else type(content).__name__
+    return f"reply has no content ({kind}{_finish_note(finish)})"
+
+
+def _whole_characters(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def _legacy_logprobs(raw: Any) -> list[TokenLogprob] | None:
@@ -175,6 +228,11 @@ def map_exception(exc: BaseException) -> BackendError:
     """SDK exception -> BackendError (retryable for 429, 5xx, timeouts, dropped connections)."""
     import openai
 
+    from justeval.engine.backends.aiohttp_transport import ReplyTooLarge
+
+    too_large = _cause(exc, ReplyTooLarge)
+    if too_large is not None:  # the same reply would be refused again: not worth paying for twice
+        return BackendError(str(too_large), retryable=False)
     if isinstance(exc, openai.APITimeoutError):
         return BackendError(f"request timed out: {exc}", retryable=True, failure="timeout")
     if isinstance(exc, openai.APIConnectionError):
@@ -189,6 +247,19 @@ def map_exception(exc: BaseException) -> BackendError:
         return BackendError(f"HTTP {status}: {message}", retryable=is_retryable_status(status), status=status,
                             retry_after=retry_after)
     return BackendError(f"{type(exc).__name__}: {exc}", retryable=False)
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """`exc` or the first exception of type `kind` it was raised from (the SDK wraps what its
+    transport raises in its own connection error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 _STRUCTURED_WORDS = ("response_format", "json_schema", "structured output", "guided")
@@ -214,12 +285,20 @@ class OpenAIBackend(Backend):
     kind = "openai"
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
-                 completion: bool = False, timeout: float | None = None, max_connections: int = 1000) -> None:
+                 completion: bool = False, timeout: float | None = None, max_connections: int = 1000,
+                 max_reply_bytes: int | None = None) -> None:
         super().__init__(model)
+        from justeval.engine.backends.aiohttp_transport import DEFAULT_MAX_REPLY_BYTES
+
         self.base_url = _server(base_url)
         self.completion = completion
         self.timeout = timeout
         self.max_connections = max_connections
+        #: the largest reply read, after decompression (`BackendSpec.options["max_reply_bytes"]`)
+        self.max_reply_bytes = DEFAULT_MAX_REPLY_BYTES if max_reply_bytes is None else max_reply_bytes
+        if isinstance(self.max_reply_bytes, bool) or not isinstance(self.max_reply_bytes, int) \
+                or self.max_reply_bytes < 1:
+            raise UsageError(f"max_reply_bytes must be a positive whole number of bytes, not {max_reply_bytes!r}")
         self._api_key = api_key or "EMPTY"  # BackendSpec looked it up; local servers need none
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -301,7 +380,8 @@ class OpenAIBackend(Backend):
 
             from justeval.engine.backends.aiohttp_transport import sdk_http, transport_for
 
-            transport: Any = transport_for(sdk_http())(max_connections=self.max_connections)  # the SDK's library
+            transport: Any = transport_for(sdk_http())(max_connections=self.max_connections,  # the SDK's library
+                                                       max_reply_bytes=self.max_reply_bytes)
             http_client = openai.DefaultAsyncHttpxClient(transport=transport)
             self._client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0,
                                               timeout=self.timeout if self.timeout is not None else 600.0,
@@ -337,7 +417,9 @@ class OpenAIBackend(Backend):
         except Exception as exc:
             import openai
 
-            if isinstance(exc, openai.OpenAIError):
+            from justeval.engine.backends.aiohttp_transport import ReplyTooLarge
+
+            if isinstance(exc, openai.OpenAIError) or _cause(exc, ReplyTooLarge) is not None:
                 raise map_exception(exc) from exc
             raise
         try:
