@@ -1,0 +1,1 @@
+"""The README walk: its commands, the loopback world they run in, and what each must leave."""
