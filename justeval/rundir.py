@@ -11,6 +11,7 @@ import platform
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -210,3 +211,10 @@ def versions() -> dict[str, str]:
 
     return {"justeval": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
             **dict(_library_versions())}
+
+
+def holding(rd: RunDir, enabled: bool = True) -> AbstractContextManager[object]:
+    """`rd.lock()` for a writing command (the directory made first), or nothing (a dry run)."""
+    if not enabled:
+        return nullcontext()
+    return rd.ensure().lock()

@@ -48,15 +48,11 @@ def _model_name(spec_or_model: str) -> str:
 
 
 def _price_entry(model: str) -> dict[str, Any]:
-    """The price map's entry for `model` (its batch and cached-input prices), or {}."""
-    from justeval.engine.pricing import load_litellm
+    """The price map's entry for `model` (its batch and cached-input prices), or {}: the same
+    lookup as every other price (`pricing.model_entry`, read without importing LiteLLM)."""
+    from justeval.engine.pricing import model_entry
 
-    table = getattr(load_litellm(), "model_cost", {}) or {}
-    for name in (model, model.split("/", 1)[-1]):
-        entry = table.get(name)
-        if isinstance(entry, dict):
-            return entry
-    return {}
+    return model_entry(model) or {}
 
 
 def _number(entry: dict[str, Any], key: str) -> float | None:

@@ -33,6 +33,8 @@ def parse_param(text: str) -> tuple[str, Any]:
         raise UsageError(f"--param {text[:200]!r}: the key must be a field name (letters, digits, _)")
     try:
         value = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise UsageError(f"--param {key}: the value is nested too deeply") from exc
     except ValueError as exc:
         if str(exc) in ("NaN", "Infinity", "-Infinity"):
             raise UsageError(f"--param {key}: {exc} is not a number a server can read") from exc

@@ -422,10 +422,10 @@ def _claim_work_dir(work: Path, settings: IclSelectSettings, start: urial_mod.Ur
                 "urial_clean": settings.urial_clean}
     path = work / SETTINGS_FILE
     if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8")).get("identity")
-        except (OSError, ValueError) as exc:
-            raise JustevalError(f"{path}: unreadable ({exc}); use another --work folder") from exc
+        from justeval.jsonl import read_json_file
+
+        data = read_json_file(path, "work folder settings")
+        old = data.get("identity") if isinstance(data, dict) else None
         changed = sorted(k for k in identity if old.get(k) != identity[k]) if isinstance(old, dict) else ["all"]
         # more steps continue the same selection: `steps` is not part of the identity
         if changed:

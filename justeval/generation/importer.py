@@ -127,13 +127,17 @@ def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Ins
     if left_out:
         warn(f"{path}: {len(left_out)} of {len(rows)} records are not in the instruction set and were left out "
              f"(first: {', '.join(left_out[:3])}); {len(gens)} imported")
-    rd.ensure()
-    write_jsonl(rd.generations, gens, private=True)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     from justeval.manifest import ImportSection
+    from justeval.rundir import holding
 
-    rd.record("import", ImportSection(command=command, file=str(path.resolve()), sha256=digest, format=file_format,
-                                      generator=generator, records=len(gens), instructions=instructions_source))
+    with holding(rd, True):
+        if rd.generations.exists() and rd.generations.stat().st_size > 0 and not overwrite:
+            raise JustevalError(f"{rd.generations} already exists; choose a new --out or pass --overwrite")
+        write_jsonl(rd.generations, gens, private=True)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        rd.record("import", ImportSection(command=command, file=str(path.resolve()), sha256=digest,
+                                          format=file_format, generator=generator, records=len(gens),
+                                          instructions=instructions_source))
     return ImportSummary(path=rd.generations, generator=generator, records=len(gens), file_format=file_format,
                          not_in_set=len(left_out))
 

@@ -344,7 +344,7 @@ def top_p_default(backend: BackendSpec) -> tuple[float | None, str]:
                 if isinstance(value, (int, float)):
                     return float(value), "generation_config.json"
                 return 1.0, "transformers default"
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass
         return None, "generation_config of the model (see generation_config in params)"
     if backend.kind == "openai" and not backend.base_url and not os.environ.get("OPENAI_BASE_URL"):

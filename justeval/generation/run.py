@@ -30,7 +30,7 @@ from justeval.generation.prompting import PromptBuilder
 from justeval.jsonl import JsonlAppender
 from justeval.judging.estimate import CostEstimate
 from justeval.records import Generation, Instruction, ItemId, Usage, id_order
-from justeval.rundir import RunDir
+from justeval.rundir import RunDir, holding
 
 if TYPE_CHECKING:
     from justeval.settings import GenerateSettings
@@ -81,50 +81,52 @@ def generate(settings: GenerateSettings, out_dir: str | Path, *, instructions: l
     generator = settings.generator_name
 
     rd = RunDir(out_dir) if dry_run else RunDir(out_dir).ensure()
-    section = GenerateSection(command=command, settings=settings, items=len(items), request_params=request_params,
-                              prompt=builder.identity, prompt_sources=builder.sources)
-    existing = rd.latest_generations()
-    _check_same_run(rd, section, existing, items)
-    summary = GenerateSummary(path=rd.generations, generator=generator, items=len(items))
-    done = {i for i, g in existing.items() if g.status == "ok"}
-    todo = [inst for inst in items if inst.id not in done]
-    summary.already_done = len(items) - len(todo)
-    summary.to_do = len(todo)
-    if dry_run:
-        summary.estimate = estimate_generation(settings, builder, todo)
+    with holding(rd, not dry_run):
+        section = GenerateSection(command=command, settings=settings, items=len(items), request_params=request_params,
+                                  prompt=builder.identity, prompt_sources=builder.sources)
+        existing = rd.latest_generations()
+        _check_same_run(rd, section, existing, items)
+        summary = GenerateSummary(path=rd.generations, generator=generator, items=len(items))
+        done = {i for i, g in existing.items() if g.status == "ok"}
+        todo = [inst for inst in items if inst.id not in done]
+        summary.already_done = len(items) - len(todo)
+        summary.to_do = len(todo)
+        if dry_run:
+            summary.estimate = estimate_generation(settings, builder, todo)
+            return summary
+        rd.record("generate", section)
+        if not todo:
+            return summary
+
+        config = stage_engine(settings.engine, f"generate {settings.model.spec}", rd)
+        engine = Engine(settings.model, config)  # one backend per server in base_urls
+        defaults = getattr(engine.backend, "generation_defaults", None)  # an hf model folder's generation_config.json
+        backend_params: dict[str, Any] = {"generation_config": defaults} if isinstance(defaults, dict) else {}
+        by_key: dict[str, tuple[Instruction, dict[str, Any]]] = {}
+        requests = []
+        for inst in todo:
+            request, extra = builder.build(inst, request_params)
+            by_key[request.key] = (inst, extra)
+            requests.append(request)
+        record_params = request_params.model_dump(exclude_none=True)
+
+        started = time.perf_counter()
+        with JsonlAppender(rd.generations) as appender:
+
+            def on_result(result: CallResult) -> None:
+                inst, extra = by_key[result.request.key]
+                params = {**record_params, **backend_params, **extra}
+                gen = to_generation(inst, result, generator=generator, params=params,
+                                    clean=builder.clean_output if builder.completion_prompt else None)
+                appender.write(gen)
+                if gen.status != "ok":
+                    summary.error_ids.append(gen.id)
+                    summary.error_reasons[gen.error or "error"] += 1
+
+            summary.engine = engine.run_sync(requests, on_result)
+        summary.engine.wall_s = time.perf_counter() - started
+        summary.error_ids.sort(key=id_order)
         return summary
-    rd.record("generate", section)
-    if not todo:
-        return summary
-
-    config = stage_engine(settings.engine, f"generate {settings.model.spec}", rd)
-    engine = Engine(settings.model, config)  # one backend per server in base_urls
-    defaults = getattr(engine.backend, "generation_defaults", None)  # an hf model folder's generation_config.json
-    backend_params: dict[str, Any] = {"generation_config": defaults} if isinstance(defaults, dict) else {}
-    by_key: dict[str, tuple[Instruction, dict[str, Any]]] = {}
-    requests = []
-    for inst in todo:
-        request, extra = builder.build(inst, request_params)
-        by_key[request.key] = (inst, extra)
-        requests.append(request)
-    record_params = request_params.model_dump(exclude_none=True)
-
-    started = time.perf_counter()
-    with JsonlAppender(rd.generations) as appender:
-
-        def on_result(result: CallResult) -> None:
-            inst, extra = by_key[result.request.key]
-            gen = to_generation(inst, result, generator=generator, params={**record_params, **backend_params, **extra},
-                                clean=builder.clean_output if builder.completion_prompt else None)
-            appender.write(gen)
-            if gen.status != "ok":
-                summary.error_ids.append(gen.id)
-                summary.error_reasons[gen.error or "error"] += 1
-
-        summary.engine = engine.run_sync(requests, on_result)
-    summary.engine.wall_s = time.perf_counter() - started
-    summary.error_ids.sort(key=id_order)
-    return summary
 
 
 def estimate_generation(settings: GenerateSettings, builder: PromptBuilder, todo: list[Instruction]) -> CostEstimate:

@@ -40,7 +40,7 @@ from justeval.judging.estimate import CostEstimate, Pricer, estimate_calls
 from justeval.judging.parse import ParsedScores, parse_scores
 from justeval.judging.prompts import JudgeItem, JudgeTemplates, build_item
 from justeval.records import Generation, ItemId, Judgment, TemplateRef, Usage
-from justeval.rundir import RunDir
+from justeval.rundir import RunDir, holding
 
 if TYPE_CHECKING:
     from justeval.engine.backend_spec import BackendSpec
@@ -184,54 +184,57 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
     spec = settings.judge.spec
     templates = JudgeTemplates.load(settings.template_multi, settings.template_safety)
     out_path = rd.judgments_path(spec, several=several_judges)
-    by_category = (("regular", templates.regular), ("safety", templates.safety))
-    summary = JudgeSummary(judge=spec, path=out_path,
-                           templates={c: TemplateRef(name=t.name, hash=t.hash) for c, t in by_category})
-    if not rd.generations.exists() and not (dry_run and planned):
-        rd.load_generations()  # raises the one-line "no generations" error
-    located, summary.skipped_generations = _latest_located(rd) if rd.generations.exists() else ([], 0)
-    if planned:
-        have = {loc.generation.id for loc in located}
-        located += [_Located(None, g) for g in planned if g.id not in have]
-    keep = {g.id for g in selected(rd, [loc.generation for loc in located], settings.selection)}
-    located = [loc for loc in located if loc.generation.id in keep]
-    summary.items = len(located)
-    done = done_keys(rd, spec, retry_parse_errors=retry_parse_errors)
-    todo = [loc for loc in located
-            if (loc.generation.id, templates.for_category(loc.generation.category).hash) not in done]
-    summary.already_done = len(located) - len(todo)
-    summary.to_do = len(todo)
-    config = settings.engine.but(description=f"judge {spec}")
+    with holding(rd, not dry_run):
+        by_category = (("regular", templates.regular), ("safety", templates.safety))
+        summary = JudgeSummary(judge=spec, path=out_path,
+                               templates={c: TemplateRef(name=t.name, hash=t.hash) for c, t in by_category})
+        if not rd.generations.exists() and not (dry_run and planned):
+            rd.load_generations()  # raises the one-line "no generations" error
+        located, summary.skipped_generations = _latest_located(rd) if rd.generations.exists() else ([], 0)
+        if planned:
+            have = {loc.generation.id for loc in located}
+            located += [_Located(None, g) for g in planned if g.id not in have]
+        keep = {g.id for g in selected(rd, [loc.generation for loc in located], settings.selection)}
+        located = [loc for loc in located if loc.generation.id in keep]
+        summary.items = len(located)
+        done = done_keys(rd, spec, retry_parse_errors=retry_parse_errors)
+        todo = [loc for loc in located
+                if (loc.generation.id, templates.for_category(loc.generation.category).hash) not in done]
+        summary.already_done = len(located) - len(todo)
+        summary.to_do = len(todo)
+        config = settings.engine.but(description=f"judge {spec}")
 
-    if dry_run:
-        # the schema sent with our own templates counts as prompt tokens; without a usable
-        # backend here (no key yet), assume it will take structured output, as most do, and
-        # price by the judge's list price
-        backend = buildable(settings.judge, config, estimate=True)
-        structured = backend.supports_response_format() if backend else True
-        summary.estimate, summary.modes = _estimate(rd, todo, lambda g: build_item(
-            g, templates, params=settings.params, judge_system=settings.judge_system, max_words=settings.max_words,
-            structured=structured), spec, settings.params.max_tokens, backend)
-        return summary
-    if not todo:
-        return summary
+        if dry_run:
+            # the schema sent with our own templates counts as prompt tokens; without a usable
+            # backend here (no key yet), assume it will take structured output, as most do, and
+            # price by the judge's list price
+            backend = buildable(settings.judge, config, estimate=True)
+            structured = backend.supports_response_format() if backend else True
+            summary.estimate, summary.modes = _estimate(rd, todo, lambda g: build_item(
+                g, templates, params=settings.params, judge_system=settings.judge_system, max_words=settings.max_words,
+                structured=structured), spec, settings.params.max_tokens, backend)
+            return summary
+        if not todo:
+            return summary
 
-    config = stage_engine(settings.engine, f"judge {spec}", rd)
-    engine = Engine(settings.judge, config)  # one backend per server in base_urls
-    structured = engine.backend.supports_response_format()
-    items: dict[str, JudgeItem] = {}
-    requests = _Requests(rd, todo, lambda g: build_item(g, templates, params=settings.params,
-                                                         judge_system=settings.judge_system,
-                                                         max_words=settings.max_words, structured=structured), items)
-    requests.check_templates()  # a template that cannot render fails here, before anything is written
-    rd.record("judging", JudgeSection(command=command, settings=settings, templates={
-        c: TemplateInfo(name=t.name, hash=t.hash, source=t.source, upstream=t.upstream) for c, t in by_category}),
-        key=spec)
-    started = time.perf_counter()
-    with JsonlAppender(out_path) as appender:
-        summary.engine = asyncio.run(_judge_items(engine, requests, items, spec, appender, summary.error_reasons))
-    summary.engine.wall_s = time.perf_counter() - started
-    return summary
+        config = stage_engine(settings.engine, f"judge {spec}", rd)
+        engine = Engine(settings.judge, config)  # one backend per server in base_urls
+        structured = engine.backend.supports_response_format()
+        items: dict[str, JudgeItem] = {}
+        def build(g: Generation) -> JudgeItem:
+            return build_item(g, templates, params=settings.params, judge_system=settings.judge_system,
+                              max_words=settings.max_words, structured=structured)
+
+        requests = _Requests(rd, todo, build, items)
+        requests.check_templates()  # a template that cannot render fails here, before anything is written
+        rd.record("judging", JudgeSection(command=command, settings=settings, templates={
+            c: TemplateInfo(name=t.name, hash=t.hash, source=t.source, upstream=t.upstream) for c, t in by_category}),
+            key=spec)
+        started = time.perf_counter()
+        with JsonlAppender(out_path) as appender:
+            summary.engine = asyncio.run(_judge_items(engine, requests, items, spec, appender, summary.error_reasons))
+        summary.engine.wall_s = time.perf_counter() - started
+        return summary
 
 
 def _estimate(rd: RunDir, todo: list[_Located], build: Callable[[Generation], JudgeItem], spec: str,

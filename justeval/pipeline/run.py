@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from justeval.rundir import RunDir
+from justeval.rundir import RunDir, holding
 
 if TYPE_CHECKING:
     from justeval.board.build import Built
@@ -41,27 +41,28 @@ def run_pipeline(settings: RunSettings, *, command: str | None = None, dry_run: 
     if dry_run:
         return _dry_run(settings)
     rd = RunDir(settings.out).ensure()
-    if command:
-        rd.record("run", RunSection(command=command))
-    rd.record("pipeline", settings)
-    gen = settings.generate
-    items = load_selection(gen.instructions, gen.selection)
-    generation = generate(gen, rd.path, instructions=items)
-    result = PipelineResult(run_dir=rd.path, items=len(items), generation=generation)
-    if generation.nothing_usable or generation.engine.stop_reason:  # a dead server stops the pipeline
-        result.stopped_after = "generation"
-        return result
-    result.judging = judge_many(rd.path, settings.judging)
-    if all(s.nothing_usable for s in result.judging) or any(s.engine.stop_reason for s in result.judging):
-        result.stopped_after = "judging"
-        return result
+    with holding(rd, True):
+        if command:
+            rd.record("run", RunSection(command=command))
+        rd.record("pipeline", settings)
+        gen = settings.generate
+        items = load_selection(gen.instructions, gen.selection)
+        generation = generate(gen, rd.path, instructions=items)
+        result = PipelineResult(run_dir=rd.path, items=len(items), generation=generation)
+        if generation.nothing_usable or generation.engine.stop_reason:  # a dead server stops the pipeline
+            result.stopped_after = "generation"
+            return result
+        result.judging = judge_many(rd.path, settings.judging)
+        if all(s.nothing_usable for s in result.judging) or any(s.engine.stop_reason for s in result.judging):
+            result.stopped_after = "judging"
+            return result
 
-    # One board per judge: scores of different judges are not averaged together.
-    board = settings.leaderboard
-    for judge in dict.fromkeys(j.judge.spec for j in settings.judging):
-        options = Settings(na_as=board.na_as, bootstrap=board.bootstrap, seed=board.seed, judge=[judge])
-        result.leaderboards[judge] = build_leaderboard([rd.path], instructions=gen.instructions, settings=options)
-    return result
+        # One board per judge: scores of different judges are not averaged together.
+        board = settings.leaderboard
+        for judge in dict.fromkeys(j.judge.spec for j in settings.judging):
+            options = Settings(na_as=board.na_as, bootstrap=board.bootstrap, seed=board.seed, judge=[judge])
+            result.leaderboards[judge] = build_leaderboard([rd.path], instructions=gen.instructions, settings=options)
+        return result
 
 
 def _dry_run(settings: RunSettings) -> PipelineResult:

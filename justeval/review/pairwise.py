@@ -31,7 +31,7 @@ from justeval.review.pairwise_prompt import ORDERS, build_requests
 from justeval.review.records import Combined, Order, OrderVerdict, PairwiseJudgment
 from justeval.review.runs import latest_ok
 from justeval.review.verdicts import PositionVerdict, combine, parse_reply, to_model
-from justeval.rundir import RunDir, safe_name
+from justeval.rundir import RunDir, holding, safe_name
 
 if TYPE_CHECKING:
     from justeval.settings import PairwiseSettings
@@ -118,37 +118,38 @@ def pairwise_run(run_a: str | Path, run_b: str | Path, settings: PairwiseSetting
     shared = shared[:settings.limit] if settings.limit is not None else shared
     summary.items = len(shared)
     ref = TemplateRef(name=tpl.name, hash=tpl.hash)
-    previous = {r.resume_key(): r for r in latest_pairwise(path)} if path.exists() else {}
-    keep = {"ok"} if retry_parse_errors else {"ok", "parse_error"}
-    records: dict[str, PairwiseJudgment] = {}
-    todo: list[tuple[str, Order]] = []
-    for item in shared:
-        fresh = PairwiseJudgment(id=item, judge=judge, generator_a=gen_a, generator_b=gen_b,
-                                 category=gens_a[item].category, template=ref, aspects=asp, status="pending")
-        rec = previous.get(fresh.resume_key(), fresh)
-        rec.orders = {o: v for o, v in rec.orders.items() if v.status in keep}
-        records[str(item)] = settle(rec)
-        missing = [o for o in ORDERS if o not in rec.orders]
-        todo.extend((str(item), o) for o in missing)
-        summary.already_done += not missing
-    by_id = {str(i): i for i in shared}
-    config = stage_engine(settings.engine, f"pairwise {judge}", RunDir(run_a))
-    engine = Engine(settings.judge, config) if todo else None  # one backend per server in base_urls
-    structured = engine.backend.supports_response_format() if engine is not None else False
-    requests: list[Request] = []
-    for key, order in todo:
-        item = by_id[key]
-        (req,) = build_requests(gens_a[item], gens_b[item], tpl, asp, settings.params, (order,), structured)
-        requests.append(req)
-    summary.calls = len(requests)
-    if engine is not None:
-        RunDir(run_a).record("pairwise", PairwiseSection(
-            command=command, settings=settings, run_b=str(run_b.resolve()),
-            template=TemplateInfo(name=tpl.name, hash=tpl.hash, source=tpl.source, upstream=tpl.upstream)),
-            key=str(path))
-        summary.engine = _run(engine, requests, records, asp, path)
-    summary.records = [records[str(i)] for i in shared]
-    return summary
+    with holding(RunDir(run_a), True):
+        previous = {r.resume_key(): r for r in latest_pairwise(path)} if path.exists() else {}
+        keep = {"ok"} if retry_parse_errors else {"ok", "parse_error"}
+        records: dict[str, PairwiseJudgment] = {}
+        todo: list[tuple[str, Order]] = []
+        for item in shared:
+            fresh = PairwiseJudgment(id=item, judge=judge, generator_a=gen_a, generator_b=gen_b,
+                                     category=gens_a[item].category, template=ref, aspects=asp, status="pending")
+            rec = previous.get(fresh.resume_key(), fresh)
+            rec.orders = {o: v for o, v in rec.orders.items() if v.status in keep}
+            records[str(item)] = settle(rec)
+            missing = [o for o in ORDERS if o not in rec.orders]
+            todo.extend((str(item), o) for o in missing)
+            summary.already_done += not missing
+        by_id = {str(i): i for i in shared}
+        config = stage_engine(settings.engine, f"pairwise {judge}", RunDir(run_a))
+        engine = Engine(settings.judge, config) if todo else None  # one backend per server in base_urls
+        structured = engine.backend.supports_response_format() if engine is not None else False
+        requests: list[Request] = []
+        for key, order in todo:
+            item = by_id[key]
+            (req,) = build_requests(gens_a[item], gens_b[item], tpl, asp, settings.params, (order,), structured)
+            requests.append(req)
+        summary.calls = len(requests)
+        if engine is not None:
+            RunDir(run_a).record("pairwise", PairwiseSection(
+                command=command, settings=settings, run_b=str(run_b.resolve()),
+                template=TemplateInfo(name=tpl.name, hash=tpl.hash, source=tpl.source, upstream=tpl.upstream)),
+                key=str(path))
+            summary.engine = _run(engine, requests, records, asp, path)
+        summary.records = [records[str(i)] for i in shared]
+        return summary
 
 
 def _run(engine: Engine, requests: list[Request], records: dict[str, PairwiseJudgment], aspects: list[str],

@@ -150,6 +150,9 @@ def token_shift(runs: Sequence[str | Path], settings: TokenShiftSettings) -> lis
     """Analyse each run's ok outputs (resumable); returns what was done per run."""
     if not runs:
         raise UsageError("token-shift needs at least one run directory")
+    from justeval.ids import ids_option
+
+    ids_option(settings.selection.ids)  # a bad --ids is refused before any tokenizer or model is loaded
     plan = Plan(settings)
     paths = _record_paths([Path(r) for r in runs], settings.out)
     return [_analyse_run(run, path, plan) for run, path in paths]

@@ -21,7 +21,6 @@ is one line naming the file and the record.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import urllib.parse
@@ -226,12 +225,9 @@ def decode_json(data: bytes, source: str) -> Any:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(source, f"not valid UTF-8 (byte {exc.start})") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(source, f"malformed JSON: {exc.msg}", line=exc.lineno) from exc
-    except RecursionError as exc:
-        raise InputError(source, "malformed JSON: nested too deeply") from exc
+    from justeval.jsonl import parse_json
+
+    return parse_json(text, source)  # every way JSON can be wrong, as one line
 
 
 def read_local(path: Path) -> Any:

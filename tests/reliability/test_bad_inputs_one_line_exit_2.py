@@ -23,7 +23,10 @@ Runner = Callable[[Path, Path, CliRun, StubServer], tuple[int, str, Callable[[],
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file's bytes, but the run directory's empty `.lock` (held while a command runs, and
+    left in place by design: `RunDir.lock`)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not (p.name == ".lock" and p.stat().st_size == 0)}
 
 
 def _good_instructions(tmp: Path) -> Path:

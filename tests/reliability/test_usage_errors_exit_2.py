@@ -113,8 +113,7 @@ def _commands_with_ids(f: dict[str, Path], srv: StubServer) -> dict[str, list[st
 
 @pytest.mark.parametrize("command", [
     "generate", "judge", "run", "instructions stats", "instructions export", "pairwise", "sweep", "icl-select",
-    pytest.param("token-shift", marks=pytest.mark.xfail(strict=True, reason="token-shift loads the base model's "
-                                                        "tokenizer (from the network) before it reads --ids")),
+    "token-shift",
 ])
 def test_a_huge_id_range_is_refused_by_every_command_with_ids(command: str, files: dict[str, Path], cli: CliRun,
                                                               stub_server: StubServer,
