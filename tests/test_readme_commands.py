@@ -34,6 +34,7 @@ from tests.readme_walk.readme import Command, readme_commands
 
 README = REPO / "README.md"
 COMMAND_TIMEOUT_S = 180
+LOCAL_SERVER = r"http://localhost:(\d+)/v1"  # a server the README starts (vLLM) on that port
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Substitution:
 
 #: text replaced in a command (and in the shell variables set before it)
 SUBSTITUTIONS = [
-    Substitution(r"http://localhost:(800\d)/v1", lambda m, world: world.server_url(m.group(1)),
+    Substitution(LOCAL_SERVER, lambda m, world: world.server_url(m.group(1)),
                  "a vLLM (or other OpenAI-compatible) server on that port: a loopback server per port, answering "
                  "as every role (tests/readme_walk/responder.py), with the Batch API; the comma list of four is "
                  "four such servers"),
@@ -294,7 +295,7 @@ def _run(world: w.World, command: Command) -> subprocess.CompletedProcess[str]:
 
 def _ports(commands: list[Command]) -> list[str]:
     text = "\n".join(c.text for c in commands)
-    return sorted(set(re.findall(r"http://localhost:(800\d)/v1", text)))
+    return sorted(set(re.findall(LOCAL_SERVER, text)))
 
 
 @pytest.mark.slow
@@ -327,6 +328,8 @@ def test_every_readme_command_runs_as_written(shared_data: Path, tmp_path: Path)
             except AssertionError as exc:
                 pytest.fail(f"{command.where()}: `{command.text}` exited 0 but did not leave what it says: {exc}\n"
                             f"stderr:\n{done.stderr[-2000:]}", pytrace=False)
+        assert world.files is not None and not world.files.missing, \
+            f"README URLs the file server does not hold (add them to world.raw_github_files): {world.files.missing}"
         slowest = sorted(timings, key=lambda t: t[0], reverse=True)[:5]
         print(f"\nwalked {len(walked)} README commands; made first: {', '.join(world.made)}")
         print("slowest:", *(f"{s:5.1f} s  {c.text[:90]}" for s, c in slowest), sep="\n  ")

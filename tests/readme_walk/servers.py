@@ -65,6 +65,7 @@ class FileServer:
     def __init__(self, files: dict[str, Path]) -> None:
         self.files = dict(files)
         self.served: list[str] = []
+        self.missing: list[str] = []  # asked for, not held: a README URL the walk does not stand in for
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -113,5 +114,6 @@ class FileServer:
         self.served.append(path)
         local = self.files.get(path)
         if local is None:
+            self.missing.append(path)
             return web.Response(status=404, text=f"404: {path} is not served by the README walk's file server")
         return web.Response(body=local.read_bytes(), content_type="text/plain")
