@@ -122,6 +122,10 @@ def _read_label_studio(path: Path, tasks: list[Any]) -> list[HumanLabel]:
 def read_labels(path: str | Path) -> list[HumanLabel]:
     """Labels from one file; the format follows the suffix (.csv, .jsonl, .json)."""
     path = Path(path)
+    if path.is_dir():
+        hint = " (a run directory? repeat the option: --judge-run A --judge-run B)" if (path / "run.json").exists() \
+            or (path / "generations.jsonl").exists() else ""
+        raise InputError(path, f"is a folder, not a label file{hint}")
     if not path.is_file():
         raise InputError(path, "label file not found")
     if path.suffix.lower() == ".csv":

@@ -129,3 +129,16 @@ def test_pairwise_tables_are_not_cut_when_piped(tmp_path: Path, stub_server: Stu
         for outcome in ("A", "tie", "B", "score"):
             r = row[outcome]
             assert f"{100 * r['value']:.1f} [{100 * r['low']:.1f}-{100 * r['high']:.1f}]" in text
+
+
+
+def test_a_run_directory_given_as_a_label_file_says_how_to_repeat_the_option(tmp_path: Path) -> None:
+    """`import-review labels.json --judge-run runs/a runs/b` reads runs/b as a label file."""
+    from justeval.errors import InputError
+    from justeval.review.labels import read_labels
+
+    run = tmp_path / "runs" / "b"
+    run.mkdir(parents=True)
+    (run / "generations.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="is a folder, not a label file .*--judge-run A --judge-run B"):
+        read_labels(run)
