@@ -140,5 +140,5 @@ def test_a_run_directory_given_as_a_label_file_says_how_to_repeat_the_option(tmp
     run = tmp_path / "runs" / "b"
     run.mkdir(parents=True)
     (run / "generations.jsonl").write_text("", encoding="utf-8")
-    with pytest.raises(InputError, match="is a folder, not a label file .*--judge-run A --judge-run B"):
+    with pytest.raises(InputError, match=r"is a folder, not a label file .*--judge-run A --judge-run B"):
         read_labels(run)
