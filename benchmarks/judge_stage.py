@@ -52,11 +52,13 @@ def bench_parse(rounds: int) -> None:
 
 
 def bench_stage(items: int, latency: float, concurrency: int) -> None:
+    from justeval.engine.backend_spec import BackendSpec
     from justeval.engine.engine import EngineConfig
     from justeval.jsonl import write_jsonl
     from justeval.judging.run import judge_run
     from justeval.records import Generation
     from justeval.rundir import RunDir
+    from justeval.settings import JudgeSettings
     from justeval.testing.stub_server import Reply, StubServer
 
     reply = json.dumps({a: {"rationale": "fine", "score": 4} for a in MULTI})
@@ -69,11 +71,12 @@ def bench_stage(items: int, latency: float, concurrency: int) -> None:
             Generation(id=i, instruction=f"Question {i}", output=f"Answer {i} " * 50, generator="bench")
             for i in range(items)])
         start = time.perf_counter()
-        summary = judge_run(run, "openai:gpt-4o-mini", backend_options={"base_url": srv.base_url},
-                            engine_config=EngineConfig(concurrency=concurrency, progress=False))
+        settings = JudgeSettings(judge=BackendSpec(spec="openai:gpt-4o-mini", base_urls=[srv.base_url]),
+                                 engine=EngineConfig(concurrency=concurrency, progress=False))
+        summary = judge_run(run, settings)
         wall = time.perf_counter() - start
     floor = items * latency / concurrency
-    print(f"stage: {summary.ok}/{items} judged in {wall:.2f} s = {items / wall:,.0f}/s "
+    print(f"stage: {summary.engine.ok}/{items} judged in {wall:.2f} s = {items / wall:,.0f}/s "
           f"(latency {latency}s, concurrency {concurrency}, floor {floor:.2f} s, peak in flight {srv.max_in_flight})")
 
 

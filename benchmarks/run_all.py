@@ -34,7 +34,7 @@ FULL = [
     ["fail_fast.py"],
 ]
 QUICK = [
-    ["throughput.py", "-n", "200", "-l", "0.05", "--overhead-requests", "300"],
+    ["throughput.py", "-n", "256", "-l", "0.5", "--overhead-requests", "300"],  # the bound must dwarf start-up
     ["judge_stage.py", "--items", "200", "--parse-rounds", "1"],
     ["resume_and_cache.py", "--latency", "0.01"],
     ["leaderboard_build.py", "--models", "5", "--bootstrap", "200"],
