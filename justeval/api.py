@@ -51,6 +51,8 @@ def leaderboard_frame(board: Leaderboard) -> pd.DataFrame:
             rec[f"{aspect}_ci_low"] = stat.ci_low if stat else math.nan
             rec[f"{aspect}_ci_high"] = stat.ci_high if stat else math.nan
             rec[f"{aspect}_n"] = stat.n if stat else 0
+            if stat is not None and stat.repeats > 1:
+                rec[f"{aspect}_spread"] = math.nan if stat.spread is None else stat.spread
         rec.update(average=row.average.mean, average_ci_low=row.average.ci_low,
                    average_ci_high=row.average.ci_high, length_words=row.length_words)
         for key, _ in COUNT_COLUMNS:
@@ -128,7 +130,7 @@ def judge(run: str | Path, judge: str | Sequence[str] | None = None, *,
           retry_parse_errors: bool = False, **flags: Any) -> list[JudgeSummary]:
     """Score a run's outputs with one or more judges, as `justeval judge` (one summary per
     judge). `flags` are `judge`'s options by name (`base_url`, `template_multi`, `temperature`,
-    `parse_retries`, `budget`, `ids`, `limit` ...): they are the judge's."""
+    `parse_retries`, `budget`, `ids`, `limit`, `repeats` ...): they are the judge's."""
     from justeval.judging.run import judge_many
     from justeval.pipeline.flags import judge_from_flags
 
@@ -148,14 +150,16 @@ def judge(run: str | Path, judge: str | Sequence[str] | None = None, *,
 
 def leaderboard(runs: str | Path | Sequence[str | Path], *, judge: str | Sequence[str] | None = None,
                 subset: str = "all", na_as: float | None = None, bootstrap: int = 1000, seed: int = 0,
-                instructions: str | None = None) -> pd.DataFrame:
+                instructions: str | None = None, template: str | Sequence[str] | None = None) -> pd.DataFrame:
     """The leaderboard of run directories as a DataFrame (see `leaderboard_frame`), from the
-    records on disk, as `justeval leaderboard`."""
+    records on disk, as `justeval leaderboard`; `template` keeps the judgings with that template
+    (name, hash or identity), as `--template`."""
     from justeval.board import Settings, build_leaderboard
 
     paths = [runs] if isinstance(runs, (str, Path)) else list(runs)
     judges = [judge] if isinstance(judge, str) else (list(judge) if judge else None)
-    settings = Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=judges)
+    templates = [template] if isinstance(template, str) else (list(template) if template else None)
+    settings = Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=judges, template=templates)
     built = build_leaderboard(paths, settings=settings, instructions=instructions)
     return leaderboard_frame(built.board)
 

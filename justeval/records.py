@@ -6,7 +6,9 @@ interface (documented in the README) and stay loadable by the original just-eval
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -85,6 +87,19 @@ class Generation(BaseModel):
         return normalize_id(v)
 
 
+def judging_identity(judge: str, template_hashes: Iterable[str]) -> str:
+    """The identity of a judging: its judge spec and the hashes of its template set (the
+    regular and the safety template), order-free. Two judgings with one identity ask the
+    same judge the same prompts; records of different identities never share a file."""
+    material = "\n".join([judge, *sorted(set(template_hashes))])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:12]
+
+
+def output_digest(text: str) -> str:
+    """sha256 (hex) of an output, as `Judgment.output_sha256` records it."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class TemplateRef(BaseModel):
     name: str
     hash: str
@@ -126,6 +141,14 @@ class Judgment(BaseModel):
     attempts: int = 1
     endpoint: str | None = None  # the server that answered, when several serve the judge (a fleet)
     batch_id: str | None = None  # the provider batch that carried the call, in batch mode
+    #: sha256 (hex) of the output judged; None in records written before it was recorded. A
+    #: judgment whose output has since been replaced (`import --overwrite`) is left out.
+    output_sha256: str | None = None
+    #: which of `--repeats K` scorings of the item this is (0..K-1); 0 in older records
+    repeat: int = Field(0, ge=0)
+    #: the judging this record belongs to: `judging_identity(judge, template hashes)`; None in
+    #: records written before it was recorded (then the judge and template hash say it)
+    identity: str | None = None
 
     @field_validator("id", mode="before")
     @classmethod

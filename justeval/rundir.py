@@ -56,11 +56,26 @@ class RunDir:
     def generations(self) -> Path:
         return self.path / "generations.jsonl"
 
-    def judgments_path(self, judge: str, *, several: bool = False) -> Path:
-        """`judgments.jsonl` for a single judge; `judgments/<judge>.jsonl` when several."""
-        if several:
-            return self.path / "judgments" / f"{safe_name(judge)}.jsonl"
-        return self.path / "judgments.jsonl"
+    def judgments_path(self, judge: str, *, several: bool = False, identity: str | None = None,
+                       template_hashes: tuple[str, ...] = ()) -> Path:
+        """Where a judging writes: `judgments.jsonl` for a single judge, `judgments/<judge>.jsonl`
+        when several (the paths every earlier version used). Given the judging's `identity`
+        (`records.judging_identity`), the file that already holds it (resume), else the first of
+        those that holds nothing yet, else `judgments/<judge>@<identity>.jsonl`: records of two
+        identities (another judge, or the same judge with other templates) never share a file."""
+        single = self.path / "judgments.jsonl"
+        own = self.path / "judgments" / f"{safe_name(judge)}.jsonl"
+        default = own if several else single
+        if identity is None:
+            return default
+        apart = self.path / "judgments" / f"{safe_name(judge)}@{identity}.jsonl"
+        for path in (single, own, apart):
+            if _holds(path, judge, identity, template_hashes):
+                return path
+        for path in (default, own):
+            if not path.exists() or path.stat().st_size == 0:
+                return path
+        return apart
 
     def judgment_files(self) -> list[Path]:
         files = []
@@ -187,6 +202,19 @@ class RunDir:
         for f in self.judgment_files():
             out.extend(j for j in read_records(f, Judgment) if judge is None or j.judge == judge)
         return out
+
+
+def _holds(path: Path, judge: str, identity: str, template_hashes: tuple[str, ...]) -> bool:
+    """Whether `path` holds records of the judging `identity` (an older record, which names no
+    identity, by its judge and one of the judging's template hashes)."""
+    if not path.exists():
+        return False
+    for rec in read_records(path, Judgment):
+        if rec.identity == identity:
+            return True
+        if rec.identity is None and rec.judge == judge and rec.template.hash in template_hashes:
+            return True
+    return False
 
 
 _RECORDED_PACKAGES = ("openai", "litellm", "datasets", "transformers", "torch")

@@ -119,6 +119,10 @@ class JudgeSettings(BaseModel):
     selection: Selection = Field(default_factory=Selection)
     """Which of the run's generations to judge (`--subset`, `--ids`, `--limit`, ...); default: all."""
 
+    repeats: int = Field(1, ge=1)
+    """Score each item this many times, at the judge's temperature (`--repeats`, `run --judge-repeats`);
+    each repeat is its own call (never a cache hit of another repeat) and its own record (`repeat`)."""
+
     def absolute(self) -> JudgeSettings:
         engine = _absolute_cache(self.engine)
         return self.model_copy(update={"template_multi": local_path(self.template_multi),

@@ -8,6 +8,11 @@ takes well under a second.
 
 Seeds are derived from (seed, model name, category), so adding a model to a board leaves the
 other models' intervals unchanged.
+
+Judge stability (`judge --repeats K`): where items were scored several times, the bootstrap is
+two-stage: each resample draws items as above and, within each drawn item, its repeats with
+replacement, so an unstable judge (repeats that disagree) widens the interval. An item whose
+draw of repeats holds no score for a column keeps the mean of all its repeats there.
 """
 
 from __future__ import annotations
@@ -92,7 +97,48 @@ def counts_for(seed: int, name: str, key: str, n: int, resamples: int) -> np.nda
     return _RECENT[k]
 
 
-def bootstrap_groups(groups: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]], resamples: int,
+Repeats = tuple[np.ndarray, np.ndarray] | None  # (values, included): items x repeats x columns
+Group = tuple[str, np.ndarray, np.ndarray, np.ndarray | None] | tuple[str, np.ndarray, np.ndarray,
+                                                                      np.ndarray | None, Repeats]
+
+
+def two_stage_means(values: np.ndarray, included: np.ndarray, counts: np.ndarray, repeats: tuple[np.ndarray, np.ndarray],
+                    rng: np.random.Generator, chunk: int = 64) -> np.ndarray:
+    """`resampled_means` where each drawn item's value is the mean of a resample of its repeats.
+
+    values, included: items x columns (an item's value is the mean of its repeats); counts:
+    resamples x items; repeats: items x repeats x columns. Drawn in chunks of resamples, so the
+    (chunk x items x repeats x columns) draw stays small."""
+    rv, rinc = repeats
+    n, most, _ = rv.shape
+    have = rinc.any(axis=2) | ~np.isnan(rv).all(axis=2)  # items x repeats: a scoring recorded there
+    per_item = np.maximum(have.sum(axis=1), 1)             # an item's repeats (compacted first below)
+    order = np.argsort(~have, axis=1, kind="stable")        # its recorded repeats first
+    rv = np.take_along_axis(rv, order[:, :, None], axis=1)
+    rinc = np.take_along_axis(rinc, order[:, :, None], axis=1)
+    filled = np.where(rinc, rv, 0.0)
+    slot_ok = np.arange(most)[None, :] < per_item[:, None]  # items x repeats
+    rows = np.arange(n)[None, :, None]
+    out = np.empty((counts.shape[0], values.shape[1]))
+    base = np.where(included, values, 0.0)
+    for start in range(0, counts.shape[0], chunk):
+        w = counts[start:start + chunk].astype(np.float64)
+        draw = (rng.random((w.shape[0], n, most)) * per_item[None, :, None]).astype(np.int64)
+        draw = np.minimum(draw, most - 1)
+        use = slot_ok[None, :, :, None]
+        s = (filled[rows, draw] * use).sum(axis=2)       # chunk x items x columns
+        c = (rinc[rows, draw] * use).sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            item = np.where(c > 0, s / np.maximum(c, 1), base[None, :, :])
+        inc = included[None, :, :].astype(np.float64)
+        num = np.einsum("bi,bic->bc", w, item * inc)
+        den = np.einsum("bi,ic->bc", w, inc[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start:start + w.shape[0]] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return out
+
+
+def bootstrap_groups(groups: Sequence[Group], resamples: int,
                      seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Point means and resampled means for column groups that are resampled independently.
 
@@ -100,14 +146,20 @@ def bootstrap_groups(groups: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndar
     category (one group per category); `rows` (bool per item, or None for all) restricts the
     statistic to a subset of items, e.g. one task type. The resamples are always of the whole
     category, so a subset's mean is computed on the subset's items within each resample.
+    A group may carry a fifth element, its items' repeats (`two_stage_means`), or None.
     Returns (points: columns, samples: resamples x columns) with columns concatenated in order.
     """
     points, samples = [], []
-    for key, values, included, rows in groups:
+    for group in groups:
+        key, values, included, rows = group[:4]
+        repeats = group[4] if len(group) > 4 else None  # type: ignore[misc]
         inc = included if rows is None else included & rows[:, None]
         points.append(point_means(values, inc))
         counts = counts_for(seed, name, key, values.shape[0], resamples)
-        samples.append(resampled_means(values, inc, counts))
+        if repeats is None:
+            samples.append(resampled_means(values, inc, counts))
+        else:
+            samples.append(two_stage_means(values, inc, counts, repeats, rng_for(seed, name, key, "repeats")))
     if not points:
         return np.zeros(0), np.zeros((resamples, 0))
     return np.concatenate(points), np.concatenate(samples, axis=1)

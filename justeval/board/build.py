@@ -116,7 +116,7 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
     skipped: list[EmptyRunDir] = []
     with _no_cyclic_gc():  # many small records, no cycles: collecting while loading only costs time
         models = [build_items(run, judge=settings.judge, ids=ids, categories=categories, datasets=datasets,
-                              keep_text=keep_judgments)
+                              keep_text=keep_judgments, template=settings.template)
                   for run in unique_names(iter_models(run_dirs, upstream, skipped=skipped))]
     per_cat: dict[str, list[str]] = {}
     for cat in categories:
@@ -136,6 +136,8 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
     for mi in models:
         board.diagnostics[mi.model] = model_diagnostics(mi, board.aspects, settings.na_as)
     board.length_correlation = pooled_length_correlation(models, board.aspects, settings.na_as)
+    for mi in models:
+        board.notes.extend(mi.notes)
     if settings.judge:
         missing = set(settings.judge) - {j for mi in models for js in mi.judges.values() for j in js}
         if missing:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from justeval.errors import InputError, JustevalError
-from justeval.records import ASPECTS, CATEGORIES, Generation, ItemId, Judgment
-from justeval.rundir import RunDir, safe_name
+from justeval.records import ASPECTS, CATEGORIES, Generation, ItemId, Judgment, output_digest
+from justeval.rundir import RunDir
 from justeval.streaming import iter_objects, iter_records
 
 # State of one (item, aspect) cell.
@@ -57,6 +57,7 @@ class GenerationStats:
     chars: int
     refused: bool
     ref: Ref | None
+    sha256: str | None = None  # of the output: a judgment of another output is of a replaced one
 
 
 def word_count(text: str, step: int = 1 << 16) -> int:
@@ -79,7 +80,8 @@ def generation_stats(g: Generation, ref: Ref | None) -> GenerationStats:
     out = g.output
     return GenerationStats(id=g.id, generator=g.generator, category=g.category, dataset=g.dataset, status=g.status,
                            has_output=out is not None, words=word_count(out) if out is not None else 0,
-                           chars=len(out) if out is not None else 0, refused=is_refusal(out), ref=ref)
+                           chars=len(out) if out is not None else 0, refused=is_refusal(out), ref=ref,
+                           sha256=output_digest(out) if out is not None else None)
 
 
 @dataclass
@@ -118,13 +120,36 @@ class ModelItems:
     files: list[RecordFile] = field(default_factory=list)
     gen_refs: list[Ref | None] = field(default_factory=list)
     judgment_refs: list[list[Ref]] = field(default_factory=list)
+    # judge stability (`judge --repeats`): for an aspect some item of which was scored more than
+    # once, each item's repeats (items x most repeats; the state NOT_APPLICABLE past an item's own)
+    repeat_values: dict[str, np.ndarray] = field(default_factory=dict)
+    repeat_state: dict[str, np.ndarray] = field(default_factory=dict)
+    stale: int = 0                                   # items whose judgments judged a replaced output (left out)
+    notes: list[str] = field(default_factory=list)   # what the board should say about this model's judgments
+
+    def repeat_scores(self, aspect: str, na_as: float | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(values, included), items x repeats, for an aspect scored repeatedly; else None."""
+        if aspect not in self.repeat_values:
+            return None
+        vals, state = self.repeat_values[aspect], self.repeat_state[aspect]
+        if na_as is None:
+            return vals, state == SCORED
+        return np.where(state == NA, float(na_as), vals), (state == SCORED) | (state == NA)
 
     def scores(self, aspect: str, na_as: float | None) -> tuple[np.ndarray, np.ndarray]:
-        """(values, included) for an aspect: N/A filled with `na_as` when given, else excluded."""
+        """(values, included) for an aspect: N/A filled with `na_as` when given, else excluded.
+        An item scored several times (repeats) has the mean of its repeats."""
         vals = self.values[aspect]
         state = self.state[aspect]
         if na_as is None:
             return vals, state == SCORED
+        repeated = self.repeat_scores(aspect, na_as)
+        if repeated is not None:
+            rv, inc = repeated
+            n = inc.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(n > 0, np.where(inc, rv, 0.0).sum(axis=1) / np.maximum(n, 1), np.nan)
+            return mean, n > 0
         filled = np.where(state == NA, float(na_as), vals)
         return filled, (state == SCORED) | (state == NA)
 
@@ -199,40 +224,34 @@ def unique_names(runs: Iterable[ModelRun]) -> Iterator[ModelRun]:
         yield run
 
 
-def _latest(run: ModelRun, judge: Sequence[str] | None) -> list[int]:
-    """Indices of the last record per (id, judge, template hash): later lines supersede earlier ones."""
-    keep: dict[tuple[Any, ...], int] = {}
-    for k, j in enumerate(run.judgments):
-        if judge and j.judge not in judge and safe_name(j.judge) not in judge:
-            continue
-        keep[(j.id, j.judge, j.template.hash)] = k
-    return list(keep.values())
-
-
 def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[ItemId] | None = None,
                 categories: Sequence[str] = CATEGORIES, aspects_by_category: dict[str, list[str]] | None = None,
-                datasets: dict[ItemId, str] | None = None, keep_text: bool = False) -> ModelItems:
-    """The arrays of one model, restricted to `ids` / `categories` and to `judge` when given.
+                datasets: dict[ItemId, str] | None = None, keep_text: bool = False,
+                template: Sequence[str] | None = None) -> ModelItems:
+    """The arrays of one model, restricted to `ids` / `categories` and to `judge` / `template`
+    when given (`board.judgings.choose` says which judgments count).
 
     Aspects are those of this model's judgments plus `aspects_by_category`; `extend_aspects`
     adds later the ones only other models have. `keep_text` keeps where each item's output
     and judgments are (for the page, which reads them back); never the texts themselves.
     """
-    chosen = _latest(run, judge)
-    judgments = [run.judgments[k] for k in chosen]
-    refs = [run.judgment_refs[k] if k < len(run.judgment_refs) else None for k in chosen]
+    from justeval.board.judgings import choose
+
     gens = {g.id: g for g in run.generations}
+    chosen = choose(run, gens, judge=judge, template=template)
+    judgments = [run.judgments[k] for k in chosen.indices]
+    refs = [run.judgment_refs[k] if k < len(run.judgment_refs) else None for k in chosen.indices]
     for j in judgments:  # upstream-only or judgments without generations still count
         if j.id not in gens:
             gens[j.id] = GenerationStats(id=j.id, generator=run.name, category=j.category, dataset="custom",
                                          status="ok", has_output=False, words=0, chars=0, refused=False, ref=None)
     items = [g for g in gens.values() if g.category in categories and (ids is None or g.id in ids)]
     index = {g.id: k for k, g in enumerate(items)}
-    by_item: dict[ItemId, list[Judgment]] = {}
+    by_item: dict[ItemId, list[tuple[Judgment, tuple[str, str]]]] = {}
     judgment_refs: list[list[Ref]] = [[] for _ in items] if keep_text else []
-    for j, ref in zip(judgments, refs, strict=True):
+    for j, ref, source in zip(judgments, refs, chosen.sources, strict=True):
         if j.id in index:
-            by_item.setdefault(j.id, []).append(j)
+            by_item.setdefault(j.id, []).append((j, source))
             if keep_text and ref is not None:
                 judgment_refs[index[j.id]].append(ref)
     per_cat = {c: list(v) for c, v in (aspects_by_category or {}).items()}
@@ -248,9 +267,17 @@ def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[I
         refused=np.array([g.refused for g in items], dtype=bool),
         gen_error=gen_error, values={}, state={}, judges={}, templates={}, aspects_by_category=per_cat,
         files=run.files if keep_text else [], gen_refs=[g.ref for g in items] if keep_text else [],
-        judgment_refs=judgment_refs)
+        judgment_refs=judgment_refs, stale=len(chosen.stale & set(index)))
     extend_aspects(mi, {c: per_cat.get(c, []) for c in categories})
-    _fill(mi, by_item, index, per_cat)
+    _fill(mi, by_item, index, per_cat, chosen.judgings)
+    if mi.stale:
+        mi.notes.append(f"{mi.model}: the judgments of {mi.stale} item(s) judged an output that has since been "
+                        "replaced; they are left out (judge the run again to score the new outputs)")
+    for failed in chosen.failed:
+        mi.notes.append(f"{mi.model}: {failed.label()} has only failed calls; left out")
+    if chosen.unmatched:
+        have = "; ".join(g.label() for g in chosen.judgings.values()) or "none"
+        mi.notes.append(f"{mi.model}: no judging with template {', '.join(chosen.unmatched)} (judgings: {have})")
     return mi
 
 
@@ -271,37 +298,75 @@ def extend_aspects(mi: ModelItems, aspects_by_category: dict[str, list[str]]) ->
     mi.state = {a: mi.state[a] for a in order}
 
 
-def _fill(mi: ModelItems, by_item: dict[ItemId, list[Judgment]], index: dict[ItemId, int],
-          per_cat: dict[str, list[str]]) -> None:
+_RANK = {SCORED: 3, NA: 2, PARSE_ERROR: 1, JUDGE_ERROR: 0}
+
+
+def _cell_state(j: Judgment, aspect: str) -> tuple[int, float]:
+    if j.status == "ok":
+        score = j.scores.get(aspect)
+        return (NA, np.nan) if score is None else (SCORED, float(score))
+    return (PARSE_ERROR if j.status == "parse_error" else JUDGE_ERROR), np.nan
+
+
+def _fill(mi: ModelItems, by_item: dict[ItemId, list[tuple[Judgment, tuple[str, str]]]], index: dict[ItemId, int],
+          per_cat: dict[str, list[str]], judgings: dict[str, Any] | None = None) -> None:
+    """Each (item, aspect) cell from the judgments that give it. Those of one judging and template
+    are its repeats (the item's score is their mean); a failed call of another judging does not
+    count against a judging that answered; two judgings that both answered are an error that
+    names every choice."""
     judges: dict[str, set[str]] = {a: set() for a in mi.state}
     templates: dict[str, dict[str, dict[str, str]]] = {a: {} for a in mi.state}
-    owner: dict[tuple[int, str], Judgment] = {}
+    repeats: dict[str, dict[int, list[tuple[int, float]]]] = {}  # aspect -> item -> (state, value) per repeat
+    repeated: set[str] = set()
     for item_id, recs in by_item.items():
         k = index[item_id]
-        for j in recs:
+        cells: dict[str, dict[tuple[str, str], list[Judgment]]] = {}
+        for j, source in recs:
             for a in j.scores if j.scores else per_cat.get(str(mi.category[k]), []):
-                if a not in mi.state:
-                    continue
-                if (k, a) in owner:
-                    other = owner[(k, a)]
-                    raise InputError(mi.source, f"two judgments give '{a}' for item {item_id} of {mi.model} "
-                                     f"({other.judge} / {other.template.name}@{other.template.hash} and "
-                                     f"{j.judge} / {j.template.name}@{j.template.hash}); pick one with --judge",
-                                     record=item_id)
-                owner[(k, a)] = j
-                judges[a].add(j.judge)
-                templates[a][j.template.hash] = {"name": j.template.name, "hash": j.template.hash}
-                if j.status == "ok":
-                    score = j.scores.get(a)
-                    if score is None:
-                        mi.state[a][k] = NA
-                    else:
-                        mi.state[a][k] = SCORED
-                        mi.values[a][k] = float(score)
-                else:
-                    mi.state[a][k] = PARSE_ERROR if j.status == "parse_error" else JUDGE_ERROR
+                if a in mi.state:
+                    cells.setdefault(a, {}).setdefault(source, []).append(j)
+        for a, sources in cells.items():
+            answered = [src for src, js in sources.items() if any(j.status != "error" for j in js)]
+            if len(answered) > 1:
+                raise InputError(mi.source, _conflict(mi, item_id, a, [sources[src][0] for src in answered],
+                                                      answered, judgings or {}), record=item_id)
+            source = answered[0] if answered else next(iter(sources))
+            js = sorted(sources[source], key=lambda j: j.repeat)
+            cell = [_cell_state(j, a) for j in js]
+            best = max(cell, key=lambda c: _RANK[c[0]])[0]
+            mi.state[a][k] = best
+            if best == SCORED:
+                mi.values[a][k] = float(np.mean([v for st, v in cell if st == SCORED]))
+            repeats.setdefault(a, {})[k] = cell
+            if len(cell) > 1:
+                repeated.add(a)
+            judges[a].add(js[0].judge)
+            templates[a][js[0].template.hash] = {"name": js[0].template.name, "hash": js[0].template.hash}
+    for a in repeated:  # only where some item was scored more than once: the arrays cost memory
+        cells_by_item = repeats[a]
+        most = max(len(c) for c in cells_by_item.values())
+        vals = np.full((len(mi.ids), most), np.nan)
+        state = np.full((len(mi.ids), most), NOT_APPLICABLE, dtype=np.int8)
+        for k, cell in cells_by_item.items():
+            for r, (st, v) in enumerate(cell):
+                state[k, r], vals[k, r] = st, v
+        mi.repeat_values[a], mi.repeat_state[a] = vals, state
     mi.judges = {a: sorted(v) for a, v in judges.items()}
     mi.templates = {a: list(v.values()) for a, v in templates.items()}
+
+
+def _conflict(mi: ModelItems, item_id: ItemId, aspect: str, firsts: list[Judgment], sources: list[tuple[str, str]],
+              judgings: dict[str, Any]) -> str:
+    """One line: which judgings give the same cell, and how to choose."""
+    def label(j: Judgment, source: tuple[str, str]) -> str:
+        g = judgings.get(source[0])
+        return f"{j.judge} / {j.template.name}@{j.template.hash}" + (
+            f" (identity {g.identity})" if g is not None and g.identity else "")
+
+    names = " and ".join(label(j, src) for j, src in zip(firsts, sources, strict=True))
+    choices = "; ".join(g.label() for g in judgings.values() if g.usable) or names
+    return (f"two judgments give '{aspect}' for item {item_id} of {mi.model} ({names}); pick one with --judge "
+            f"SPEC or --template NAME|HASH (judgings here: {choices})")
 
 
 def aspects_seen(runs: Iterable[ModelRun]) -> dict[str, list[str]]:

@@ -32,6 +32,7 @@ def partial(board: Leaderboard, aspects: list[str]) -> bool:
 def frame(board: Leaderboard) -> pd.DataFrame:
     """One row per model, flat columns (the CSV layout)."""
     records: list[dict[str, Any]] = []
+    repeated = any(s.repeats > 1 for r in board.rows for s in r.aspects.values())
     for r in board.rows:
         rec: dict[str, Any] = {"rank": r.rank_label, "model": r.model}
         for a in board.aspects:
@@ -40,6 +41,8 @@ def frame(board: Leaderboard) -> pd.DataFrame:
             rec[f"{a}_ci_low"] = s.ci_low if s else math.nan
             rec[f"{a}_ci_high"] = s.ci_high if s else math.nan
             rec[f"{a}_n"] = s.n if s else 0
+            if repeated:
+                rec[f"{a}_spread"] = s.spread if s and s.spread is not None else math.nan
         rec["average"] = r.average.mean
         rec["average_ci_low"] = r.average.ci_low
         rec["average_ci_high"] = r.average.ci_high
@@ -153,7 +156,23 @@ def footnotes(board: Leaderboard) -> list[str]:
     if any(partial(board, r.average_aspects) for r in board.rows):
         notes.append("* average over fewer aspects than the board has; ranked only among models with the "
                      "same aspects.")
+    notes.extend(stability_notes(board))
     return notes + board.notes
+
+
+def stability_notes(board: Leaderboard) -> list[str]:
+    """Judge stability, per model whose items were scored more than once (`judge --repeats`):
+    the mean within-item SD of the repeats' scores per aspect; its CIs resample the repeats too."""
+    out = []
+    for r in board.rows:
+        repeated = {a: s for a, s in r.aspects.items() if s.repeats > 1}
+        if not repeated:
+            continue
+        most = max(s.repeats for s in repeated.values())
+        spread = ", ".join(f"{a} {fmt(s.spread)}" for a, s in repeated.items())
+        out.append(f"judge stability of {r.model} (up to {most} scorings per item; spread = mean within-item SD, "
+                   f"the CIs resample items and their repeats): {spread}")
+    return out
 
 
 def breakdown_pivot(rows: list[BreakdownRow]) -> tuple[list[str], list[list[str]]]:

@@ -50,7 +50,8 @@ def model_json(row: ModelRow, board: Leaderboard) -> dict[str, Any]:
         "aspects": {a: {"mean": num(s.mean), "ci_low": num(s.ci_low), "ci_high": num(s.ci_high), "n": s.n,
                         "missing": s.missing, "errors": s.errors, "parse_errors": s.parse_errors,
                         "judge_errors": s.judge_errors, "not_judged": s.not_judged,
-                        "generation_errors": s.generation_errors, "judge": s.judges, "templates": s.templates}
+                        "generation_errors": s.generation_errors, "judge": s.judges, "templates": s.templates,
+                        "repeats": s.repeats, "spread": num(s.spread)}
                     for a, s in row.aspects.items()},
         "length": {"mean_words": num(row.length_words)},
         "counts": row.counts,
@@ -80,7 +81,7 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "generator": {"name": "justeval", "version": __version__},
         "settings": {"na_as": s.na_as, "bootstrap": s.bootstrap, "seed": s.seed, "confidence": s.confidence,
-                     "subset": s.subset, "judge": s.judge},
+                     "subset": s.subset, "judge": s.judge, "template": s.template},
         "aspects": board.aspects,
         "aspects_by_category": board.aspects_by_category,
         "models": [model_json(r, board) for r in board.rows],

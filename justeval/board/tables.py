@@ -42,6 +42,7 @@ class Settings:
     subset: str = "all"
     judge: list[str] | None = None
     confidence: float = CONFIDENCE
+    template: list[str] | None = None  # judgings with these templates (name, hash or identity) only
 
 
 @dataclass
@@ -64,6 +65,8 @@ class AspectStat:
     generation_errors: int
     judges: list[str] = field(default_factory=list)
     templates: list[dict[str, str]] = field(default_factory=list)
+    repeats: int = 1              # the most scorings of one item (judge --repeats)
+    spread: float | None = None   # judge stability: mean over items of the SD of their repeats' scores
 
     @property
     def errors(self) -> int:
@@ -115,7 +118,7 @@ def summarise(mi: ModelItems, aspects_by_category: dict[str, list[str]], setting
         v = np.column_stack([x[in_cat] for x in vals])
         m = np.column_stack([x[in_cat] for x in inc])
         sub = None if rows is None else rows[in_cat]
-        groups.append((cat, v, m, sub))
+        groups.append((cat, v, m, sub, _repeat_block(mi, cols, in_cat, settings.na_as)))
         names.extend(cols)
         counts.extend((m if sub is None else m & sub[:, None]).sum(axis=0).tolist())
     points, samples = bootstrap_groups(groups, settings.bootstrap, settings.seed, mi.model)
@@ -132,6 +135,41 @@ def summarise(mi: ModelItems, aspects_by_category: dict[str, list[str]], setting
     return Summary(names, points, lo, hi, np.array(counts, dtype=int), average, avg_names)
 
 
+def _repeat_block(mi: ModelItems, cols: list[str], rows: np.ndarray,
+                  na_as: float | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The repeats of a category's items (items x repeats x columns: values, included) when any
+    of its aspects was scored more than once, so the bootstrap resamples them too; else None."""
+    if not any(a in mi.repeat_values for a in cols):
+        return None
+    blocks = []
+    most = max(mi.repeat_values[a].shape[1] for a in cols if a in mi.repeat_values)
+    for a in cols:
+        got = mi.repeat_scores(a, na_as)
+        if got is None:  # scored once per item: that score is its only repeat
+            v, inc = mi.scores(a, na_as)
+            got = v[:, None], inc[:, None]
+        v, inc = got
+        pad = most - v.shape[1]
+        blocks.append((np.pad(v[rows], ((0, 0), (0, pad)), constant_values=np.nan),
+                       np.pad(inc[rows], ((0, 0), (0, pad)), constant_values=False)))
+    return np.stack([b[0] for b in blocks], axis=2), np.stack([b[1] for b in blocks], axis=2)
+
+
+def repeat_spread(mi: ModelItems, aspect: str, na_as: float | None) -> tuple[int, float | None]:
+    """(most repeats of an item, mean within-item SD of the repeats' scores over the items scored
+    at least twice); (1, None) for an aspect scored once per item."""
+    got = mi.repeat_scores(aspect, na_as)
+    if got is None:
+        return 1, None
+    v, inc = got
+    n = inc.sum(axis=1)
+    several = n >= 2
+    if not several.any():
+        return int(v.shape[1]), None
+    x = np.where(inc, v, np.nan)[several]
+    return int(v.shape[1]), float(np.nanstd(x, axis=1, ddof=1).mean())
+
+
 def _count(state: np.ndarray, code: int) -> int:
     return int((state == code).sum())
 
@@ -141,11 +179,12 @@ def model_row(mi: ModelItems, aspects_by_category: dict[str, list[str]], setting
     stats: dict[str, AspectStat] = {}
     for k, a in enumerate(s.aspects):
         st = mi.state[a]
+        most, spread = repeat_spread(mi, a, settings.na_as)
         stats[a] = AspectStat(
             mean=float(s.points[k]), ci_low=float(s.ci_low[k]), ci_high=float(s.ci_high[k]), n=int(s.n[k]),
             missing=_count(st, NA), parse_errors=_count(st, PARSE_ERROR), judge_errors=_count(st, JUDGE_ERROR),
             not_judged=_count(st, NOT_JUDGED), generation_errors=_count(st, GEN_ERROR),
-            judges=mi.judges.get(a, []), templates=mi.templates.get(a, []))
+            judges=mi.judges.get(a, []), templates=mi.templates.get(a, []), repeats=most, spread=spread)
     states = np.column_stack(list(mi.state.values())) if mi.state else np.zeros((len(mi.ids), 0), dtype=np.int8)
     counts = {
         "items": len(mi.ids),

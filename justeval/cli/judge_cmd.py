@@ -76,6 +76,9 @@ def judge(
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 1024,
     parse_retries: Annotated[int, typer.Option("--parse-retries", min=0, help="repeat a call whose reply cannot "
                                                "be parsed this many times")] = 2,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="score each item this many times (judge "
+                                         "stability: the leaderboard shows the spread and widens the CI); each "
+                                         "repeat is its own call, even at temperature 0")] = 1,
     retry_parse_errors: Annotated[bool, typer.Option("--retry-parse-errors", help="judge again the items "
                                                      "recorded as parse_error")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print calls, tokens and cost; call nothing")] = False,

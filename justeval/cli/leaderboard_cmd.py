@@ -23,6 +23,10 @@ RunDirsArg = Annotated[list[Path] | None, typer.Argument(help="run directories (
                                                          show_default=False)]
 JudgeOpt = Annotated[list[str] | None, typer.Option("--judge", help="use only this judge's judgments "
                                                     "(repeatable; default: all, which must not overlap)")]
+TemplateOpt = Annotated[list[str] | None, typer.Option("--template", help="use only the judgings with this "
+                                                       "template: its name, hash or the judging's identity "
+                                                       "(repeatable; needed where a run was judged with several "
+                                                       "template sets)")]
 UpstreamOpt = Annotated[list[Path] | None, typer.Option("--upstream", help="an original just-eval judgment file "
                                                         "(score_multi / score_safety JSONL); repeatable")]
 BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="bootstrap resamples for the 95% CIs "
@@ -34,10 +38,12 @@ NaAsOpt = Annotated[float | None, typer.Option("--na-as",
 SubsetOpt = Annotated[str, typer.Option("--subset", help="lite | regular | safety | all")]
 
 
-def _settings(judge: list[str] | None, subset: str, na_as: float | None, bootstrap: int, seed: int) -> Settings:
+def _settings(judge: list[str] | None, subset: str, na_as: float | None, bootstrap: int, seed: int,
+              template: list[str] | None = None) -> Settings:
     from justeval.board.tables import Settings
 
-    return Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=list(judge) if judge else None)
+    return Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=list(judge) if judge else None,
+                    template=list(template) if template else None)
 
 
 def _note_skipped(built: Built) -> None:
@@ -61,6 +67,7 @@ def _emit(text: str, out: Path | None) -> None:
 def leaderboard(
     run_dirs: RunDirsArg = None,
     judge: JudgeOpt = None,
+    template: TemplateOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="table | md | csv | json | html")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
     by: Annotated[list[str] | None, typer.Option("--by", help="aspect | task | topic | dataset | difficulty "
@@ -84,7 +91,7 @@ def leaderboard(
     if bad:
         raise UsageError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=dims, instructions=instructions,
-                              settings=_settings(judge, subset, na_as, bootstrap, seed),
+                              settings=_settings(judge, subset, na_as, bootstrap, seed, template),
                               keep_judgments=False)
     _note_skipped(built)
     board = built.board
@@ -127,6 +134,7 @@ def compare(
     run_a: Annotated[Path, typer.Argument(help="run directory of model A")],
     run_b: Annotated[Path, typer.Argument(help="run directory of model B")],
     judge: JudgeOpt = None,
+    template: TemplateOpt = None,
     bootstrap: BootstrapOpt = 1000,
     seed: SeedOpt = 0,
     na_as: NaAsOpt = None,
@@ -140,7 +148,7 @@ def compare(
 
     if fmt not in ("table", "json"):
         raise UsageError(f"unknown --format {fmt!r} (choose from table, json)")
-    built = build_leaderboard([run_a, run_b], settings=_settings(judge, "all", na_as, 0, seed))
+    built = build_leaderboard([run_a, run_b], settings=_settings(judge, "all", na_as, 0, seed, template))
     if len(built.models) != 2:
         names = ", ".join(m.model for m in built.models)
         raise JustevalError(f"compare needs one model in each run directory; found {names}")
@@ -159,6 +167,7 @@ def publish(
     out: Annotated[Path, typer.Option("--out", help="site folder to write (index.html, chart.svg, ...)")],
     run_dirs: RunDirsArg = None,
     judge: JudgeOpt = None,
+    template: TemplateOpt = None,
     subset: SubsetOpt = "all",
     na_as: NaAsOpt = None,
     bootstrap: BootstrapOpt = 1000,
@@ -171,7 +180,7 @@ def publish(
     from justeval.board.publish import publish_site
 
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
-                              settings=_settings(judge, subset, na_as, bootstrap, seed),
+                              settings=_settings(judge, subset, na_as, bootstrap, seed, template),
                               keep_judgments=True, want_tags=True)
     _note_skipped(built)
     if built.tags:

@@ -107,6 +107,8 @@ def run(
                                                             rich_help_panel=J)] = None,
     judge_max_tokens: Annotated[int | None, typer.Option("--judge-max-tokens", min=1, help="default 1024",
                                                          rich_help_panel=J)] = None,
+    judge_repeats: Annotated[int | None, typer.Option("--judge-repeats", min=1, help="score each item this many "
+                                                      "times (judge stability); default 1", rich_help_panel=J)] = None,
     parse_retries: Annotated[int | None, typer.Option("--parse-retries", rich_help_panel=J)] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="stop judging at this many USD",
                                                  rich_help_panel=J)] = None,

@@ -43,6 +43,8 @@ def cache_key(identity: dict[str, Any], request: Request) -> str:
         "messages": [m.model_dump(mode="json") for m in request.messages],
         "prompt": request.prompt,
     }
+    if request.repeat:  # repeat 0 keeps the key every earlier version wrote
+        material["repeat"] = request.repeat
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

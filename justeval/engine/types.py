@@ -121,6 +121,8 @@ class Request(BaseModel):
     messages: list[Message] = Field(default_factory=list)
     prompt: str | None = None
     params: GenParams = Field(default_factory=GenParams)
+    repeat: int = Field(0, ge=0, description="which repeat of the same call this is (judge stability, "
+                        "`--repeats`); part of the cache key when above 0, so each repeat is its own call")
 
 
 class TopLogprob(BaseModel):

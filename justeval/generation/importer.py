@@ -19,6 +19,7 @@ none is. In a file with ids, an unknown text is an error like an unknown id. `da
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,8 @@ def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Ins
     with holding(rd, True):
         if rd.generations.exists() and rd.generations.stat().st_size > 0 and not overwrite:
             raise JustevalError(f"{rd.generations} already exists; choose a new --out or pass --overwrite")
+        if overwrite:
+            pin_judged_outputs(rd)
         write_jsonl(rd.generations, gens, private=True)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         rd.record("import", ImportSection(command=command, file=str(path.resolve()), sha256=digest,
@@ -140,6 +143,41 @@ def import_outputs(file: str | Path, out_dir: str | Path, instructions: list[Ins
                                           instructions=instructions_source))
     return ImportSummary(path=rd.generations, generator=generator, records=len(gens), file_format=file_format,
                          not_in_set=len(left_out))
+
+
+def pin_judged_outputs(rd: RunDir) -> int:
+    """Before the generations are replaced: give every judgment that does not say which output it
+    judged (written before `output_sha256` existed) the digest of its item's current output,
+    the one it judged (an ok output is never replaced but by an import). Each judgment file is
+    rewritten whole, atomically, with nothing else changed; a leaderboard then leaves out the
+    judgments of the outputs this import replaces. Returns the records pinned."""
+    from justeval.jsonl import atomic_output
+    from justeval.records import output_digest
+    from justeval.streaming import iter_objects
+
+    files = rd.judgment_files()
+    if not files or not rd.generations.exists():
+        return 0
+    digests = {g.id: output_digest(g.output) for g in rd.latest_generations().values()
+               if g.status == "ok" and g.output is not None}
+    pinned = 0
+    for path in files:
+        lines: list[str] = []
+        changed = 0
+        for _line, _offset, obj in iter_objects(path):
+            try:
+                digest = digests.get(normalize_id(obj.get("id")))
+            except (TypeError, ValueError):
+                digest = None  # not a record this can pin: kept as it is (a reader reports it)
+            if obj.get("output_sha256") is None and digest is not None:
+                obj = {**obj, "output_sha256": digest}
+                changed += 1
+            lines.append(json.dumps(obj, ensure_ascii=False))
+        if changed:
+            with atomic_output(path, private=True) as fh:
+                fh.write("".join(f"{text}\n" for text in lines))
+            pinned += changed
+    return pinned
 
 
 def _match(obj: dict[str, Any], text: str | None, by_id: dict[ItemId, Instruction],

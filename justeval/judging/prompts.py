@@ -47,6 +47,21 @@ class JudgeItem:
     template: JudgeTemplate
     aspects: list[str]
     request: Request
+    output_sha256: str | None = None  # of the output judged (the record keeps it)
+    repeat: int = 0                   # which of the item's `repeats` scorings this is
+
+    def again(self, repeat: int) -> JudgeItem:
+        """The same call as repeat `repeat` (its own request key and cache entry)."""
+        if repeat == 0:
+            return self
+        request = self.request.model_copy(update={"key": repeat_key(self.request.key, repeat), "repeat": repeat})
+        return JudgeItem(generation=self.generation, template=self.template, aspects=self.aspects,
+                         request=request, output_sha256=self.output_sha256, repeat=repeat)
+
+
+def repeat_key(key: str, repeat: int) -> str:
+    """The request key of repeat `repeat` of the call keyed `key` (repeat 0 keeps the item's key)."""
+    return key if repeat == 0 else f"{key}#repeat{repeat}"
 
 
 def system_message(template: JudgeTemplate, judge_system: str | None) -> str | None:

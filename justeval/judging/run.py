@@ -14,11 +14,24 @@ score one run; `justeval.records.Judgment`):
 - `rationales`: `{aspect: text}`; `raw`: the judge's reply; `error`: the failure reason.
 - `usage` (prompt/completion tokens), `latency_s`, `cost_usd` (null when the price is unknown;
   0 for a cache hit), `attempts` (calls made, including parse retries).
+- `output_sha256`: sha256 of the output judged (a leaderboard leaves out a judgment whose
+  item's output was replaced since); `identity`: the judging's identity (judge spec + the
+  hashes of its template set, `records.judging_identity`); `repeat`: which of `repeats`
+  scorings of the item (0..K-1). Records written before these existed lack them.
 
-Resume: an item is done for a judge when a record with the same `id`, `judge` and template
-hash exists with status `ok` or `parse_error` (a parse error already spent its retries; pass
-`retry_parse_errors=True` to try those again). `error` records are retried. Readers take the
-last line per (id, judge, template hash).
+Where: the file `RunDir.judgments_path` gives the identity: the one that already holds it,
+else today's `judgments.jsonl` (`judgments/<judge>.jsonl` for several judges) while it is free,
+else `judgments/<judge>@<identity>.jsonl`; one file never mixes identities.
+
+Resume: an item's repeat is done for a judging when a record of the same identity (an older
+record: the same judge and template hash), `id` and `repeat` exists with status `ok` or
+`parse_error` (a parse error already spent its retries; pass `retry_parse_errors=True` to try
+those again) and judged the item's current output. `error` records are retried. Readers take
+the last line per (id, judge, template hash, repeat).
+
+Repeats (`JudgeSettings.repeats`, judge stability): each item is scored K times at the judge's
+temperature; repeat r > 0 has its own request key and cache entry (`Request.repeat`), so even at
+temperature 0 it is a call of its own and a non-deterministic API shows itself.
 """
 
 from __future__ import annotations
@@ -39,7 +52,7 @@ from justeval.jsonl import JsonlAppender
 from justeval.judging.estimate import CostEstimate, Pricer, estimate_calls
 from justeval.judging.parse import ParsedScores, parse_scores
 from justeval.judging.prompts import JudgeItem, JudgeTemplates, build_item
-from justeval.records import Generation, ItemId, Judgment, TemplateRef, Usage
+from justeval.records import Generation, ItemId, Judgment, TemplateRef, Usage, judging_identity, output_digest
 from justeval.rundir import RunDir, holding
 
 if TYPE_CHECKING:
@@ -56,14 +69,21 @@ class JudgeSummary:
     judge: str
     path: Path
     items: int = 0              # ok generations selected
-    already_done: int = 0       # skipped: judged before (resume)
-    to_do: int = 0              # calls planned in this invocation
+    already_done: int = 0       # item repeats skipped: judged before (resume); items when repeats is 1
+    to_do: int = 0              # calls planned in this invocation (items x repeats not done)
     skipped_generations: int = 0  # generations not `ok` (nothing to judge)
     engine: RunSummary = field(default_factory=RunSummary)
     estimate: CostEstimate | None = None
     modes: ModeEstimate | None = None  # a dry run's: synchronous, batch and prompt-caching costs side by side
     templates: dict[str, TemplateRef] = field(default_factory=dict)
     error_reasons: Counter[str] = field(default_factory=Counter)  # failure message -> items
+    identity: str = ""          # the judging's identity (`records.judging_identity`)
+    repeats: int = 1            # scorings per item
+
+    def choice(self) -> list[str]:
+        """What picks this judging on a board (`--template`): its identity, and its template
+        hashes for records written before identities were recorded."""
+        return [self.identity, *dict.fromkeys(t.hash for t in self.templates.values())]
 
     @property
     def nothing_usable(self) -> bool:
@@ -85,10 +105,12 @@ def latest_generations(rd: RunDir) -> tuple[list[Generation], int]:
 class _Located:
     """A generation without its output (`output` emptied), and where its line starts: the judge
     stage reads each output back only while its request is built, so a run of long outputs is
-    never held in memory whole."""
+    never held in memory whole. `repeats`: the repeats of it this invocation sends."""
 
     offset: int | None
     generation: Generation
+    digest: str | None = None
+    repeats: tuple[int, ...] = (0,)
 
 
 def _latest_located(rd: RunDir) -> tuple[list[_Located], int]:
@@ -96,10 +118,12 @@ def _latest_located(rd: RunDir) -> tuple[list[_Located], int]:
     whose latest generation is not usable."""
     from justeval.streaming import iter_records
 
-    latest: dict[ItemId, tuple[int, Generation]] = {}
+    latest: dict[ItemId, tuple[int, Generation, str | None]] = {}
     for offset, gen in iter_records(rd.generations, Generation):
-        latest[gen.id] = (offset, gen.model_copy(update={"output": "" if gen.output is not None else None}))
-    usable = [_Located(offset, g) for offset, g in latest.values() if g.status == "ok" and g.output is not None]
+        digest = output_digest(gen.output) if gen.output is not None else None
+        latest[gen.id] = (offset, gen.model_copy(update={"output": "" if gen.output is not None else None}), digest)
+    usable = [_Located(offset, g, digest) for offset, g, digest in latest.values()
+              if g.status == "ok" and g.output is not None]
     return usable, len(latest) - len(usable)
 
 
@@ -134,11 +158,15 @@ class _Requests:
                 if located.offset is not None:
                     gen = Generation.model_validate(read_line(self.rd.generations, located.offset, fh))
                 item = self.build(gen)
-                # what the record needs of the generation, without its output
-                request = item.request if self.keep_requests else Request(key=item.request.key)
-                self.items[item.request.key] = JudgeItem(generation=located.generation, template=item.template,
-                                                         aspects=item.aspects, request=request)
-                yield item.request
+                digest = output_digest(gen.output) if gen.output is not None else None
+                for repeat in located.repeats:
+                    again = item.again(repeat)
+                    # what the record needs of the generation, without its output
+                    request = again.request if self.keep_requests else Request(key=again.request.key)
+                    self.items[again.request.key] = JudgeItem(
+                        generation=located.generation, template=item.template, aspects=item.aspects,
+                        request=request, output_sha256=digest, repeat=repeat)
+                    yield again.request
 
 
 def selected(rd: RunDir, gens: list[Generation], selection: Selection) -> list[Generation]:
@@ -162,11 +190,18 @@ def selected(rd: RunDir, gens: list[Generation], selection: Selection) -> list[G
     return [g for g in gens if g.id in keep]
 
 
-def done_keys(rd: RunDir, judge: str, *, retry_parse_errors: bool) -> set[tuple[ItemId, str]]:
-    """(id, template hash) pairs this judge has already settled, in any judgments file."""
-    last: dict[tuple[ItemId, str], str] = {}
+def done_keys(rd: RunDir, judge: str, *, retry_parse_errors: bool, identity: str | None = None,
+              digests: dict[ItemId, str | None] | None = None) -> set[tuple[ItemId, str, int]]:
+    """(id, template hash, repeat) this judging has already settled, in any judgments file: by a
+    record of its `identity` (or an older record of this judge, which names none), of the item's
+    current output where both are known (`digests`: id -> sha256 of its latest output)."""
+    last: dict[tuple[ItemId, str, int], str] = {}
     for rec in rd.load_judgments(judge):
-        last[(rec.id, rec.template.hash)] = rec.status
+        if identity is not None and rec.identity not in (None, identity):
+            continue  # another judging of this judge (other templates): its calls are not ours
+        if digests is not None and rec.output_sha256 is not None and rec.output_sha256 != digests.get(rec.id):
+            continue  # it judged an output that has since been replaced
+        last[(rec.id, rec.template.hash, rec.repeat)] = rec.status
     keep = {"ok"} if retry_parse_errors else {"ok", "parse_error"}
     return {key for key, status in last.items() if status in keep}
 
@@ -183,10 +218,12 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
     settings = settings.absolute()
     spec = settings.judge.spec
     templates = JudgeTemplates.load(settings.template_multi, settings.template_safety)
-    out_path = rd.judgments_path(spec, several=several_judges)
+    hashes = (templates.regular.hash, templates.safety.hash)
+    identity = judging_identity(spec, hashes)
     with holding(rd, not dry_run):
+        out_path = rd.judgments_path(spec, several=several_judges, identity=identity, template_hashes=hashes)
         by_category = (("regular", templates.regular), ("safety", templates.safety))
-        summary = JudgeSummary(judge=spec, path=out_path,
+        summary = JudgeSummary(judge=spec, path=out_path, identity=identity, repeats=settings.repeats,
                                templates={c: TemplateRef(name=t.name, hash=t.hash) for c, t in by_category})
         if not rd.generations.exists() and not (dry_run and planned):
             rd.load_generations()  # raises the one-line "no generations" error
@@ -197,11 +234,16 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
         keep = {g.id for g in selected(rd, [loc.generation for loc in located], settings.selection)}
         located = [loc for loc in located if loc.generation.id in keep]
         summary.items = len(located)
-        done = done_keys(rd, spec, retry_parse_errors=retry_parse_errors)
-        todo = [loc for loc in located
-                if (loc.generation.id, templates.for_category(loc.generation.category).hash) not in done]
-        summary.already_done = len(located) - len(todo)
-        summary.to_do = len(todo)
+        done = done_keys(rd, spec, retry_parse_errors=retry_parse_errors, identity=identity,
+                         digests={loc.generation.id: loc.digest for loc in located if loc.offset is not None})
+        todo: list[_Located] = []
+        for loc in located:
+            tpl = templates.for_category(loc.generation.category).hash
+            repeats = tuple(r for r in range(settings.repeats) if (loc.generation.id, tpl, r) not in done)
+            if repeats:
+                todo.append(_Located(loc.offset, loc.generation, loc.digest, repeats))
+        summary.to_do = sum(len(loc.repeats) for loc in todo)
+        summary.already_done = len(located) * settings.repeats - summary.to_do
         config = settings.engine.but(description=f"judge {spec}")
 
         if dry_run:
@@ -227,12 +269,14 @@ def judge_run(run_dir: str | Path, settings: JudgeSettings, *, several_judges: b
 
         requests = _Requests(rd, todo, build, items)
         requests.check_templates()  # a template that cannot render fails here, before anything is written
+        first = out_path in (rd.judgments_path(spec), rd.judgments_path(spec, several=True))
         rd.record("judging", JudgeSection(command=command, settings=settings, templates={
             c: TemplateInfo(name=t.name, hash=t.hash, source=t.source, upstream=t.upstream) for c, t in by_category}),
-            key=spec)
+            key=spec if first else f"{spec}@{identity}")
         started = time.perf_counter()
         with JsonlAppender(out_path) as appender:
-            summary.engine = asyncio.run(_judge_items(engine, requests, items, spec, appender, summary.error_reasons))
+            summary.engine = asyncio.run(_judge_items(engine, requests, items, spec, appender, summary.error_reasons,
+                                                      identity))
         summary.engine.wall_s = time.perf_counter() - started
         return summary
 
@@ -314,13 +358,13 @@ def _pricer(backend: Backend) -> Pricer:
 
 
 async def _judge_items(engine: Engine, requests: _Requests, by_key: dict[str, JudgeItem], judge: str,
-                       appender: JsonlAppender, reasons: Counter[str]) -> RunSummary:
+                       appender: JsonlAppender, reasons: Counter[str], identity: str | None = None) -> RunSummary:
     """One engine pass over every item; each reply is validated against its own template's
     aspects, so regular and safety items share the concurrency and the budget. `by_key` fills as
     `requests` are taken; an entry is dropped once its record is written."""
 
     def on_result(result: CallResult) -> None:
-        record = to_judgment(by_key.pop(result.request.key), judge, result)
+        record = to_judgment(by_key.pop(result.request.key), judge, result, identity)
         appender.write(record)
         if record.status == "error":
             reasons[record.error or "error"] += 1
@@ -331,7 +375,7 @@ async def _judge_items(engine: Engine, requests: _Requests, by_key: dict[str, Ju
     return await engine.run(requests, on_result, validate_request=validate)
 
 
-def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:
+def to_judgment(item: JudgeItem, judge: str, result: CallResult, identity: str | None = None) -> Judgment:
     gen = item.generation
     completion = result.completion
     parsed = result.parsed if result.status == "ok" else None
@@ -347,4 +391,5 @@ def to_judgment(item: JudgeItem, judge: str, result: CallResult) -> Judgment:
         error=result.error if result.status != "ok" else None,
         usage=completion.usage if completion is not None else Usage(),
         latency_s=round(result.latency_s, 4), cost_usd=result.cost_usd, attempts=result.attempts,
-        endpoint=result.endpoint, batch_id=result.batch_id)
+        endpoint=result.endpoint, batch_id=result.batch_id, output_sha256=item.output_sha256,
+        repeat=item.repeat, identity=identity)

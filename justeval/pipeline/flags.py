@@ -44,7 +44,7 @@ PROMPT_FLAGS = {"system": "system", "urial": "urial", "icl_examples": "icl_examp
 BACKEND_FLAGS = {"base_url": "base_urls", "api_key_env": "api_key_env"}
 #: flag -> JudgeSettings field
 JUDGE_FLAGS = {"template_multi": "template_multi", "template_safety": "template_safety",
-               "judge_system": "judge_system", "max_words": "max_words"}
+               "judge_system": "judge_system", "max_words": "max_words", "repeats": "repeats"}
 BOARD_FLAGS = {"bootstrap": "bootstrap", "na_as": "na_as"}
 
 GENERATE_FLAGS = (set(SELECTION_FLAGS) | set(ENGINE_FLAGS) | set(PARAM_FLAGS) | set(PROMPT_FLAGS)
@@ -53,7 +53,8 @@ JUDGE_OPTION_FLAGS = (set(SELECTION_FLAGS) | set(ENGINE_FLAGS) | set(PARAM_FLAGS
                       | set(JUDGE_FLAGS) | {"seed"})
 #: `justeval run`'s names for the judge's flags
 RUN_JUDGE_NAMES = {"judge_base_url": "base_url", "judge_api_key_env": "api_key_env",
-                   "judge_temperature": "temperature", "judge_max_tokens": "max_tokens"}
+                   "judge_temperature": "temperature", "judge_max_tokens": "max_tokens",
+                   "judge_repeats": "repeats"}
 RUN_FLAGS = ((GENERATE_FLAGS - {"model_seed"}) | set(JUDGE_FLAGS) | set(RUN_JUDGE_NAMES) | set(BOARD_FLAGS)
              | {"judge", "out"})
 

@@ -57,11 +57,16 @@ def run_pipeline(settings: RunSettings, *, command: str | None = None, dry_run: 
             result.stopped_after = "judging"
             return result
 
-        # One board per judge: scores of different judges are not averaged together.
+        # One board per judge: scores of different judges are not averaged together; each of this
+        # run's judging (its identity), whatever other judgings the directory holds
         board = settings.leaderboard
-        for judge in dict.fromkeys(j.judge.spec for j in settings.judging):
-            options = Settings(na_as=board.na_as, bootstrap=board.bootstrap, seed=board.seed, judge=[judge])
-            result.leaderboards[judge] = build_leaderboard([rd.path], instructions=gen.instructions, settings=options)
+        for summary in result.judging:
+            if summary.judge in result.leaderboards:
+                continue
+            options = Settings(na_as=board.na_as, bootstrap=board.bootstrap, seed=board.seed, judge=[summary.judge],
+                               template=summary.choice())
+            result.leaderboards[summary.judge] = build_leaderboard([rd.path], instructions=gen.instructions,
+                                                                   settings=options)
         return result
 
 
