@@ -60,20 +60,24 @@ class RunDir:
                        template_hashes: tuple[str, ...] = ()) -> Path:
         """Where a judging writes: `judgments.jsonl` for a single judge, `judgments/<judge>.jsonl`
         when several (the paths every earlier version used). Given the judging's `identity`
-        (`records.judging_identity`), the file that already holds it (resume), else the first of
-        those that holds nothing yet, else `judgments/<judge>@<identity>.jsonl`: records of two
-        identities (another judge, or the same judge with other templates) never share a file."""
+        (`records.judging_identity`), the file that already holds it (resume); else, for a judge
+        not seen in those files, the first of them that holds nothing yet; else
+        `judgments/<judge>@<identity>.jsonl`: records of two identities (another judge, or the
+        same judge with other templates) never share a file."""
         single = self.path / "judgments.jsonl"
         own = self.path / "judgments" / f"{safe_name(judge)}.jsonl"
         default = own if several else single
         if identity is None:
             return default
         apart = self.path / "judgments" / f"{safe_name(judge)}@{identity}.jsonl"
+        judged_before = False  # this judge with other templates: the new judging goes apart
         for path in (single, own, apart):
-            if _holds(path, judge, identity, template_hashes):
+            holds, has_judge = _holds(path, judge, identity, template_hashes)
+            if holds:
                 return path
+            judged_before = judged_before or has_judge
         for path in (default, own):
-            if not path.exists() or path.stat().st_size == 0:
+            if not judged_before and (not path.exists() or path.stat().st_size == 0):
                 return path
         return apart
 
@@ -204,17 +208,20 @@ class RunDir:
         return out
 
 
-def _holds(path: Path, judge: str, identity: str, template_hashes: tuple[str, ...]) -> bool:
+def _holds(path: Path, judge: str, identity: str, template_hashes: tuple[str, ...]) -> tuple[bool, bool]:
     """Whether `path` holds records of the judging `identity` (an older record, which names no
-    identity, by its judge and one of the judging's template hashes)."""
+    identity, by its judge and one of the judging's template hashes), and whether it holds
+    records of `judge` at all."""
     if not path.exists():
-        return False
+        return False, False
+    has_judge = False
     for rec in read_records(path, Judgment):
         if rec.identity == identity:
-            return True
+            return True, True
         if rec.identity is None and rec.judge == judge and rec.template.hash in template_hashes:
-            return True
-    return False
+            return True, True
+        has_judge = has_judge or rec.judge == judge
+    return False, has_judge
 
 
 _RECORDED_PACKAGES = ("openai", "litellm", "datasets", "transformers", "torch")
