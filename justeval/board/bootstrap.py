@@ -102,8 +102,8 @@ Group = tuple[str, np.ndarray, np.ndarray, np.ndarray | None] | tuple[str, np.nd
                                                                       np.ndarray | None, Repeats]
 
 
-def two_stage_means(values: np.ndarray, included: np.ndarray, counts: np.ndarray, repeats: tuple[np.ndarray, np.ndarray],
-                    rng: np.random.Generator, chunk: int = 64) -> np.ndarray:
+def two_stage_means(values: np.ndarray, included: np.ndarray, counts: np.ndarray,
+                    repeats: tuple[np.ndarray, np.ndarray], rng: np.random.Generator, chunk: int = 64) -> np.ndarray:
     """`resampled_means` where each drawn item's value is the mean of a resample of its repeats.
 
     values, included: items x columns (an item's value is the mean of its repeats); counts:
@@ -152,7 +152,7 @@ def bootstrap_groups(groups: Sequence[Group], resamples: int,
     points, samples = [], []
     for group in groups:
         key, values, included, rows = group[:4]
-        repeats = group[4] if len(group) > 4 else None  # type: ignore[misc]
+        repeats = group[4] if len(group) > 4 else None
         inc = included if rows is None else included & rows[:, None]
         points.append(point_means(values, inc))
         counts = counts_for(seed, name, key, values.shape[0], resamples)

@@ -16,7 +16,15 @@ from justeval.records import judging_identity
 from justeval.rundir import RunDir
 from justeval.testing.stub_server import Reply, StubRequest, StubServer
 from tests.conftest import CliRun
-from tests.judging.test_judge_stage import MULTI, judge_by_prompt, make_run, multi_reply, records, run_judge, safety_reply
+from tests.judging.test_judge_stage import (
+    MULTI,
+    judge_by_prompt,
+    make_run,
+    multi_reply,
+    records,
+    run_judge,
+    safety_reply,
+)
 
 JUDGE = "openai:gpt-4o-mini"
 
