@@ -124,7 +124,13 @@ def choose(run: ModelRun, gens: dict[ItemId, GenerationStats], *, judge: Sequenc
     if any(judgings[key].usable for key in allowed):
         chosen.failed = [judgings[key] for key in allowed if not judgings[key].usable]
         allowed -= {g.key for g in chosen.failed}
+    # an older record and a newer one of the same judging, item and repeat (a call retried by a
+    # newer version in the same file): the later line wins, as always
+    last: dict[tuple[Any, ...], tuple[int, str]] = {}
     for k, key in zip(kept, keys, strict=True):
+        j = run.judgments[k]
+        last[(j.id, key, j.template.hash, j.repeat)] = (k, key)
+    for k, key in sorted(last.values()):
         if key not in allowed:
             continue
         j = run.judgments[k]

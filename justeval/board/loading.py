@@ -267,7 +267,8 @@ def build_items(run: ModelRun, *, judge: Sequence[str] | None = None, ids: set[I
         refused=np.array([g.refused for g in items], dtype=bool),
         gen_error=gen_error, values={}, state={}, judges={}, templates={}, aspects_by_category=per_cat,
         files=run.files if keep_text else [], gen_refs=[g.ref for g in items] if keep_text else [],
-        judgment_refs=judgment_refs, stale=len(chosen.stale & set(index)))
+        judgment_refs=judgment_refs,
+        stale=len((chosen.stale & set(index)) - {j.id for j in judgments}))  # not judged again since
     extend_aspects(mi, {c: per_cat.get(c, []) for c in categories})
     _fill(mi, by_item, index, per_cat, chosen.judgings)
     if mi.stale:

@@ -185,3 +185,15 @@ def test_judgments_of_several_judges_record_their_identity_and_output(tmp_path: 
         build_leaderboard([run], settings=Settings(bootstrap=0))
     assert set(MULTI) <= set(build_leaderboard([run], settings=Settings(bootstrap=0, judge=["openai:second"]))
                              .board.aspects)
+
+
+def test_a_newer_version_retrying_an_old_failed_call_supersedes_it(tmp_path: Path, stub_server: StubServer) -> None:
+    run = make_run(tmp_path, n_regular=2, n_safety=0)
+    stub_server.responder = lambda req: Reply(status=400, text="bad request")
+    run_judge(run, stub_server, JUDGE, engine_config=no_cache())
+    _as_old_records(run)  # two failed calls, as an older version recorded them
+    stub_server.responder = judge_by_prompt
+    retried = run_judge(run, stub_server, JUDGE, engine_config=no_cache())
+    assert retried.to_do == 2 and retried.path == run / "judgments.jsonl"
+    stat = build_leaderboard([run], settings=Settings(bootstrap=0)).board.rows[0].aspects["helpfulness"]
+    assert stat.n == 2 and stat.judge_errors == 0 and stat.repeats == 1 and stat.spread is None
