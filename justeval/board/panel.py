@@ -127,7 +127,7 @@ class PanelCollector:
             data = np.vstack([np.pad(b, ((0, 0), (0, width - b.shape[1])), constant_values=np.nan) for b in blocks]) \
                 if blocks else np.zeros((0, 2))
             alpha[a] = krippendorff_alpha(data, metric)
-        return PanelSummary(self.method, metric, list(self.judges), alpha)
+        return PanelSummary(self.method, metric, sorted(self.judges), alpha)
 
 
 def panel_items(run: ModelRun, collector: PanelCollector, *, judge: Sequence[str] | None = None,
