@@ -22,6 +22,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from justeval.board.tables import ModelRow
+
+SELF_MARK = "†"
 
 _KIND = re.compile(r"^[a-z][a-z0-9_.-]*:(?!\d)", re.IGNORECASE)  # `openai:`; not `llama3:8b`'s size tag
 _SAMPLING = re.compile(r"\.p=[\d.]+\.t=[\d.]+$")
@@ -47,3 +53,12 @@ def own_judges(generator: str, judges: Iterable[str]) -> list[str]:
     """The judges among `judges` of the generator's own family."""
     mine = family(generator)
     return sorted({j for j in judges if mine and family(j) == mine})
+
+
+def row_judges(row: ModelRow) -> list[str]:
+    return sorted({j for s in row.aspects.values() for j in s.judges})
+
+
+def model_label(row: ModelRow) -> str:
+    """The model's name as the tables show it: marked when self-preference may bias it."""
+    return f"{row.model} {SELF_MARK}" if row.self_preference else row.model

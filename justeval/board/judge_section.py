@@ -34,7 +34,7 @@ BOARD, REFERENCE = "board", "reference"
 HEADER = ["report", "set", "judge", "role", "pairs", "accuracy", "both orders", "kappa", "people kappa",
           "consistency", "first shown", "longer", "people longer"]
 LEGEND = ("Judge vs people: accuracy is the share of pairs where the judge's verdict is the people's "
-          "(majority) label, the mean of both orders; kappa: Cohen's kappa with that label; people kappa: the "
+          "(majority) label (the mean over the orders judged); kappa: Cohen's kappa with that label; people kappa: the "
           "annotators' kappas with each other (the ceiling a judge can be held to); consistency: the same verdict "
           "with the answers swapped; first shown / longer: how often the judge picked the answer shown first / "
           "the longer answer (0.5: no preference), people longer: how often people did. role board: a judge of "

@@ -11,8 +11,8 @@ import pandas as pd
 from rich.console import Console
 
 from justeval.board.breakdowns import BreakdownRow
+from justeval.board.family import model_label
 from justeval.board.tables import Leaderboard
-from justeval.board.trust import model_label
 
 COUNT_COLUMNS = [("judged", "judged"), ("missing", "N/A"), ("parse_errors", "parse err"),
                  ("judge_errors", "judge err"), ("generation_errors", "gen err"), ("not_judged", "unjudged")]

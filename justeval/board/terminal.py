@@ -29,9 +29,9 @@ from rich.table import Table
 from rich.text import Text
 
 from justeval.board.breakdowns import BreakdownRow
+from justeval.board.family import model_label
 from justeval.board.render import COUNT_COLUMNS, diagnostics_rows, fmt, footnotes, partial
 from justeval.board.tables import Leaderboard
-from justeval.board.trust import model_label
 
 GAP = 3        # between two columns: padding, divider, padding (no outer edge)
 NAME_MIN = 16  # a name column narrower than this makes the table split instead

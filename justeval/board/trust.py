@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from justeval.board.family import own_judges
-from justeval.board.judge_section import judge_section, load_reports
+from justeval.board.family import SELF_MARK, own_judges, row_judges
 from justeval.board.loading import ModelItems, ModelRun, build_items
 from justeval.board.panel import PanelCollector, check_method, panel_items
-from justeval.board.tables import Leaderboard, ModelRow, Settings
-from justeval.validity.records import JudgeEvalReport
+from justeval.board.tables import Leaderboard, Settings
 
-SELF_MARK = "†"
+if TYPE_CHECKING:  # the validity package (and what it imports) loads only with --judge-eval
+    from justeval.validity.records import JudgeEvalReport
+
 ItemsMaker = Callable[..., ModelItems]
-Reports = list[tuple[str, list[JudgeEvalReport]]]
+Reports = list[tuple[str, list["JudgeEvalReport"]]]
 
 
 class PanelMaker:
@@ -37,7 +37,11 @@ def items_maker(settings: Settings) -> ItemsMaker:
 
 
 def load_judge_eval(dirs: Sequence[str | Path]) -> Reports | None:
-    return load_reports(dirs) if dirs else None
+    if not dirs:
+        return None
+    from justeval.board.judge_section import load_reports
+
+    return load_reports(dirs)
 
 
 def generator_of(run: ModelRun) -> str:
@@ -45,15 +49,6 @@ def generator_of(run: ModelRun) -> str:
     if run.generations:
         return run.generations[0].generator
     return run.judgments[0].generator if run.judgments else run.name
-
-
-def row_judges(row: ModelRow) -> list[str]:
-    return sorted({j for s in row.aspects.values() for j in s.judges})
-
-
-def model_label(row: ModelRow) -> str:
-    """The model's name as the tables show it: marked when self-preference may bias it."""
-    return f"{row.model} {SELF_MARK}" if row.self_preference else row.model
 
 
 def finish(board: Leaderboard, make: ItemsMaker, generators: Mapping[str, str], reports: Reports | None) -> None:
@@ -70,4 +65,6 @@ def finish(board: Leaderboard, make: ItemsMaker, generators: Mapping[str, str], 
                            f"{'; '.join(flagged)}); judges tend to rate their own outputs higher, so read these "
                            "scores and ranks with care.")
     if reports is not None:
+        from justeval.board.judge_section import judge_section
+
         board.judge_eval = judge_section(reports, {j for r in board.rows for j in row_judges(r)})
