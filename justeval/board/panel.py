@@ -148,7 +148,8 @@ def panel_items(run: ModelRun, collector: PanelCollector, *, judge: Sequence[str
         extend_aspects(m, per_cat)
     panel = _union_items(members, keep_text)
     extend_aspects(panel, per_cat)
-    where = [np.array([m.index().get(i, -1) for i in panel.ids]) for m in members]
+    indexes = [m.index() for m in members]
+    where = [np.array([idx.get(i, -1) for i in panel.ids], dtype=np.int64) for idx in indexes]
     for a in panel.state:
         scores = np.full((len(panel.ids), len(members)), np.nan)
         states = np.full((len(panel.ids), len(members)), NOT_APPLICABLE, dtype=np.int8)

@@ -167,3 +167,17 @@ def test_family_rule() -> None:
     assert family("anthropic:claude-3-5-sonnet-20241022") == family("claude-3-5-sonnet@20240620")
     assert family("gpt-4o") != family("gpt-4o-mini") and family("gpt-4") != family("gpt-4-turbo")
     assert own_judges("gpt-4o-mini", ["openai:gpt-4o-mini", "openai:gpt-4o"]) == ["openai:gpt-4o-mini"]
+
+
+def test_self_preference_on_the_recorded_just_eval_judgments(shared_data: Path, cli: CliRun) -> None:
+    """Upstream's safety judge was gpt-3.5-turbo-0613: its score of gpt-3.5-turbo-0301 is self-preference."""
+    folder = shared_data / "judgments" / "score_safety.gpt-3.5-turbo-0613"
+    files = [folder / "gpt-3.5-turbo-0301.jsonl", folder / "gpt-4-0613.jsonl"]
+    code, out, err = cli("leaderboard", *(a for f in files for a in ("--upstream", str(f))), "--format", "json",
+                         "--bootstrap", "0")
+    assert code == 0, err
+    doc = json.loads(out)
+    flags = {m["model"]: (m["judge"], m["self_preference"]) for m in doc["models"]}
+    assert flags["gpt-3.5-turbo-0301"] == (["gpt-3.5-turbo-0613"], ["gpt-3.5-turbo-0613"])
+    assert flags["gpt-4-0613"] == (["gpt-3.5-turbo-0613"], [])
+    assert any("self-preference" in n and "gpt-3.5-turbo-0301 by gpt-3.5-turbo-0613" in n for n in doc["notes"])
