@@ -18,6 +18,7 @@ import pytest
 import justeval
 from justeval.board.family import family, own_judges
 from justeval.board.panel import combine
+from justeval.board.schema import schema
 from justeval.jsonl import write_jsonl
 from justeval.records import Generation, Judgment
 from justeval.rundir import RunDir
@@ -94,6 +95,8 @@ def test_the_panel_board_is_the_per_item_combination_of_the_judges_on_disk(judge
     code, out, err = cli("leaderboard", str(judged_run), "--panel", method, "--format", "json", "--bootstrap", "0")
     assert code == 0, err
     doc = json.loads(out)
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(doc, schema())
     cells = _scores_on_disk(judged_run)
     assert len(RunDir(judged_run).judgment_files()) == 3
     (row,) = doc["models"]
