@@ -57,6 +57,7 @@ def leaderboard_frame(board: Leaderboard) -> pd.DataFrame:
                    average_ci_high=row.average.ci_high, length_words=row.length_words)
         for key, _ in COUNT_COLUMNS:
             rec[key] = row.counts[key]
+        rec["self_preference"] = bool(row.self_preference)  # judged by its own model family
         records.append(rec)
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
@@ -150,18 +151,27 @@ def judge(run: str | Path, judge: str | Sequence[str] | None = None, *,
 
 def leaderboard(runs: str | Path | Sequence[str | Path], *, judge: str | Sequence[str] | None = None,
                 subset: str = "all", na_as: float | None = None, bootstrap: int = 1000, seed: int = 0,
-                instructions: str | None = None, template: str | Sequence[str] | None = None) -> pd.DataFrame:
+                instructions: str | None = None, template: str | Sequence[str] | None = None,
+                panel: str | None = None, judge_eval: str | Path | Sequence[str | Path] = ()) -> pd.DataFrame:
     """The leaderboard of run directories as a DataFrame (see `leaderboard_frame`), from the
-    records on disk, as `justeval leaderboard`; `template` keeps the judgings with that template
-    (name, hash or identity), as `--template`."""
+    records on disk, as `justeval leaderboard`. `template` keeps the judgings with that template
+    (name, hash or identity), as `--template`. `panel` ("mean", "median", "majority") makes one
+    board of several judges; `frame.attrs["panel"]` then holds the method, the judges and
+    Krippendorff's alpha per aspect. `judge_eval` (judge-eval folders) puts their reports in
+    `frame.attrs["judge_eval"]`, as the JSON's `judge_eval` block."""
     from justeval.board import Settings, build_leaderboard
+    from justeval.board.schema import trust_json
 
     paths = [runs] if isinstance(runs, (str, Path)) else list(runs)
     judges = [judge] if isinstance(judge, str) else (list(judge) if judge else None)
     templates = [template] if isinstance(template, str) else (list(template) if template else None)
-    settings = Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=judges, template=templates)
-    built = build_leaderboard(paths, settings=settings, instructions=instructions)
-    return leaderboard_frame(built.board)
+    reports = [judge_eval] if isinstance(judge_eval, (str, Path)) else list(judge_eval)
+    settings = Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=judges,
+                        template=templates, panel=panel)
+    built = build_leaderboard(paths, settings=settings, instructions=instructions, judge_eval=reports)
+    frame = leaderboard_frame(built.board)
+    frame.attrs.update(trust_json(built.board))
+    return frame
 
 
 @dataclass

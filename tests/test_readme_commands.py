@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 import justeval
+from justeval.board.render import md_text
 from tests.conftest import REPO
 from tests.readme_walk import world as w
 from tests.readme_walk.readme import Command, readme_commands
@@ -206,6 +207,15 @@ def check_products(world: w.World, command: Command, stdout: str) -> None:
         run = justeval.load_run(cwd / args[2])
         assert {j.id for j in run.judgments if j.judge == judge and j.status == "ok"} == \
             {g.id for g in run.generations if g.status == "ok"}, f"not every output judged by {judge}"
+    elif verb == "leaderboard" and ("--judge-eval" in args or "--panel" in args):
+        for folder in (args[i + 1] for i, a in enumerate(args[:-1]) if a == "--judge-eval"):
+            assert md_text(str(Path(folder) / "report.json")) in stdout, f"the Judge section does not name {folder}"
+        if "--judge-eval" in args:
+            assert "Judge" in stdout and "| board |" in stdout, "no Judge section with the board's own judge"
+        if "--panel" in args:
+            assert "Krippendorff's alpha" in stdout, "no agreement between the panel's judges shown"
+        for name in _generators(world, _positionals(args, 2)):
+            assert name[:12] in stdout, f"the board does not show {name}"
     elif verb == "leaderboard" and out is None and _option(args, "--format") is None:
         for name in _generators(world, _positionals(args, 2)):
             assert name[:12] in stdout, f"the table does not show {name}"

@@ -15,7 +15,6 @@ from justeval.board.diagnostics import model_diagnostics, pooled_length_correlat
 from justeval.board.loading import (
     EmptyRunDir,
     ModelItems,
-    build_items,
     extend_aspects,
     iter_models,
     order_aspects,
@@ -92,15 +91,21 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence[str | Path] = (),
                       settings: Settings | None = None, by: Sequence[str] = (), instructions: str | None = None,
-                      keep_judgments: bool = False, want_tags: bool = False) -> Built:
+                      keep_judgments: bool = False, want_tags: bool = False,
+                      judge_eval: Sequence[str | Path] = ()) -> Built:
     """The leaderboard of the given runs; `by` adds breakdowns (task, topic, dataset, difficulty).
 
     Runs are read one at a time and a block at a time, and reduced to arrays, so memory stays
     flat in the number of models and in the size of their outputs. `keep_judgments` keeps
     where each output and judgment is, for the page to read back; `want_tags` loads the
     instruction tags when a source is known, without failing if not. A run directory with no
-    record at all is skipped and listed in `Built.skipped`.
+    record at all is skipped and listed in `Built.skipped`. `settings.panel` combines several
+    judges into one board (`justeval.board.panel`); `judge_eval` names judge-eval folders whose
+    reports become the board's Judge section (`justeval.board.judge_section`).
     """
+    from justeval.board import trust
+
+    reports = trust.load_judge_eval(judge_eval)  # a bad report stops before any run is read
     settings = settings or Settings()
     if settings.subset not in SUBSETS:
         raise UsageError(f"unknown subset {settings.subset!r} (choose from {', '.join(SUBSETS)})")
@@ -115,9 +120,13 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
     datasets = {i: t.dataset for i, t in tags.items()} if tags else None
     skipped: list[EmptyRunDir] = []
     with _no_cyclic_gc():  # many small records, no cycles: collecting while loading only costs time
-        models = [build_items(run, judge=settings.judge, ids=ids, categories=categories, datasets=datasets,
-                              keep_text=keep_judgments, template=settings.template)
-                  for run in unique_names(iter_models(run_dirs, upstream, skipped=skipped))]
+        make = trust.items_maker(settings)
+        generators: dict[str, str] = {}
+        models = []
+        for run in unique_names(iter_models(run_dirs, upstream, skipped=skipped)):
+            models.append(make(run, judge=settings.judge, ids=ids, categories=categories, datasets=datasets,
+                               keep_text=keep_judgments, template=settings.template))
+            generators[models[-1].model] = trust.generator_of(run)
     per_cat: dict[str, list[str]] = {}
     for cat in categories:
         per_cat[cat] = order_aspects(a for mi in models for a in mi.aspects_by_category.get(cat, []))
@@ -142,4 +151,5 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
         missing = set(settings.judge) - {j for mi in models for js in mi.judges.values() for j in js}
         if missing:
             board.notes.append(f"no judgments by {', '.join(sorted(missing))}")
+    trust.finish(board, make, generators, reports)
     return Built(board, models, tags, skipped)

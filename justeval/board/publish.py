@@ -66,7 +66,8 @@ def _rows(board: Leaderboard) -> list[dict[str, Any]]:
                 cells.append({"value": _v(s.mean), "mean": _f(s.mean), "ci": _ci(s.ci_low, s.ci_high), "n": s.n})
         out.append({
             "rank": r.rank_label, "rank_sort": "" if r.rank is None else r.rank[0] + r.rank[1] / 1000,
-            "model": r.model, "cells": cells, "partial": partial(board, r.average_aspects),
+            "model": r.model, "self_preference": r.self_preference, "cells": cells,
+            "partial": partial(board, r.average_aspects),
             "average": {"value": _v(r.average.mean), "mean": _f(r.average.mean),
                         "ci": _ci(r.average.ci_low, r.average.ci_high)},
             "length": _f(r.length_words, 1), "length_value": _v(r.length_words),
@@ -117,6 +118,16 @@ def items_chunks(data: Mapping[str, Any], size: int = 1 << 16) -> Iterator[Marku
     yield Markup("}" if keys else "{}")
 
 
+def judge_context(board: Leaderboard) -> dict[str, Any]:
+    """The page's Judge section (`judge_section.html.j2`): its table and notes, or nothing."""
+    if board.judge_eval is None:
+        return {"judge_eval": None}
+    from justeval.board.judge_section import section_notes, section_rows
+
+    header, rows = section_rows(board.judge_eval)
+    return {"judge_eval": {"header": header, "rows": rows, "notes": section_notes(board.judge_eval)}}
+
+
 def iter_page(board: Leaderboard, items: Mapping[str, Any] | None = None, *, svg_file: str | None = None,
               title: str = "justeval leaderboard") -> Iterator[str]:
     """The page as a stream of text pieces; `items` is the item browser's index written by
@@ -139,6 +150,7 @@ def iter_page(board: Leaderboard, items: Mapping[str, Any] | None = None, *, svg
         "items_chunks": items_chunks(items) if items and has_items else iter(()),
         "css": Markup((TEMPLATES / "site.css").read_text("utf-8")),
         "js": Markup((TEMPLATES / "site.js").read_text("utf-8")),
+        **judge_context(board),
     }
     return _env().get_template("index.html.j2").generate(**context)
 

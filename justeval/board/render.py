@@ -11,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 
 from justeval.board.breakdowns import BreakdownRow
+from justeval.board.family import model_label
 from justeval.board.tables import Leaderboard
 
 COUNT_COLUMNS = [("judged", "judged"), ("missing", "N/A"), ("parse_errors", "parse err"),
@@ -50,6 +51,7 @@ def frame(board: Leaderboard) -> pd.DataFrame:
         rec["length_words"] = r.length_words
         for key, _ in COUNT_COLUMNS:
             rec[key] = r.counts[key]
+        rec["self_preference"] = ";".join(r.self_preference)  # its judges of its own model family
         records.append(rec)
     return pd.DataFrame.from_records(records)
 
@@ -133,7 +135,7 @@ def main_rows(board: Leaderboard, ci_sep: str = " ") -> tuple[list[str], list[li
     header = ["rank", "model", *board.aspects, "average", "length", *[h for _, h in COUNT_COLUMNS]]
     rows = []
     for r in board.rows:
-        cells = [r.rank_label, r.model]
+        cells = [r.rank_label, model_label(r)]
         for a in board.aspects:
             s = r.aspects.get(a)
             cells.append(f"{fmt(s.mean)}{ci_sep}{fmt_ci(s.ci_low, s.ci_high)}".strip() if s and s.n else "-")
@@ -217,6 +219,11 @@ def to_markdown(board: Leaderboard, by: list[str] | None = None) -> str:
             parts += ["", f"## By {md_text(dim)} (average \\[95% CI\\])", "",
                       _md_table(*breakdown_pivot(board.breakdowns[dim]))]
     parts += ["", "## Diagnostics", "", _md_table(*diagnostics_rows(board))]
+    if board.judge_eval is not None:
+        from justeval.board.judge_section import section_notes, section_rows
+
+        parts += ["", "## Judge", "", _md_table(*section_rows(board.judge_eval)), ""]
+        parts += [f"- {md_text(n, line_start=True)}" for n in section_notes(board.judge_eval)]
     return "\n".join(parts) + "\n"
 
 

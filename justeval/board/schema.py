@@ -57,6 +57,7 @@ def model_json(row: ModelRow, board: Leaderboard) -> dict[str, Any]:
         "counts": row.counts,
         "judge": sorted({j for s in row.aspects.values() for j in s.judges}),
         "template_hash": sorted({t["hash"] for s in row.aspects.values() for t in s.templates}),
+        "self_preference": row.self_preference,
         "diagnostics": None if diag is None else {
             "refusal": _rate(diag.refusal), "over_refusal": _rate(diag.over_refusal),
             "length_correlation": {a: _corr(c) for a, c in diag.length_correlation.items()}},
@@ -81,14 +82,30 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "generator": {"name": "justeval", "version": __version__},
         "settings": {"na_as": s.na_as, "bootstrap": s.bootstrap, "seed": s.seed, "confidence": s.confidence,
-                     "subset": s.subset, "judge": s.judge, "template": s.template},
+                     "subset": s.subset, "judge": s.judge, "template": s.template, "panel": s.panel},
         "aspects": board.aspects,
         "aspects_by_category": board.aspects_by_category,
         "models": [model_json(r, board) for r in board.rows],
         "breakdowns": {dim: breakdown_json(rows) for dim, rows in board.breakdowns.items()},
         "length_correlation": {a: _corr(c) for a, c in board.length_correlation.items()},
         "notes": board.notes,
+        **trust_json(board),
     }
+
+
+def trust_json(board: Leaderboard) -> dict[str, Any]:
+    """The optional blocks: `panel` (with --panel) and `judge_eval` (with --judge-eval)."""
+    from justeval.board.judge_section import section_json
+
+    out: dict[str, Any] = {}
+    if board.panel is not None:
+        p = board.panel
+        out["panel"] = {"method": p.method, "metric": p.metric, "judges": p.judges,
+                        "alpha": {a: {"alpha": num(x.alpha), "units": x.units, "values": x.values}
+                                  for a, x in p.alpha.items()}}
+    if board.judge_eval is not None:
+        out["judge_eval"] = section_json(board.judge_eval)
+    return out
 
 
 def dumps(board: Leaderboard) -> str:

@@ -32,6 +32,8 @@ from justeval.records import CATEGORIES
 if TYPE_CHECKING:
     from justeval.board.breakdowns import BreakdownRow
     from justeval.board.diagnostics import Correlation, ModelDiagnostics
+    from justeval.board.judge_section import JudgeSection
+    from justeval.board.panel import PanelSummary
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Settings:
     judge: list[str] | None = None
     confidence: float = CONFIDENCE
     template: list[str] | None = None  # judgings with these templates (name, hash or identity) only
+    panel: str | None = None  # mean | median | majority: one board from several judges (board.panel)
 
 
 @dataclass
@@ -83,6 +86,7 @@ class ModelRow:
     length_words: float
     counts: dict[str, int]
     rank: tuple[int, int] | None = None
+    self_preference: list[str] = field(default_factory=list)  # its judges of its own model family (board.family)
 
     @property
     def rank_label(self) -> str:
@@ -244,6 +248,8 @@ class Leaderboard:
     diagnostics: dict[str, ModelDiagnostics] = field(default_factory=dict)
     length_correlation: dict[str, Correlation] = field(default_factory=dict)  # all models pooled
     notes: list[str] = field(default_factory=list)
+    panel: PanelSummary | None = None        # with Settings.panel: the judges and their agreement
+    judge_eval: JudgeSection | None = None   # --judge-eval: the judge measured against people
 
 
 def build_table(models: Sequence[ModelItems], aspects_by_category: dict[str, list[str]],

@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from justeval.board.breakdowns import BreakdownRow
+from justeval.board.family import model_label
 from justeval.board.render import COUNT_COLUMNS, diagnostics_rows, fmt, footnotes, partial
 from justeval.board.tables import Leaderboard
 
@@ -142,7 +143,7 @@ class BoardView:
     def main_columns(self, abbreviate: bool) -> list[_Column]:
         b = self.board
         cols = [_Column("rank", [r.rank_label for r in b.rows], numeric=False),
-                _Column("model", [r.model for r in b.rows], numeric=False),
+                _Column("model", [model_label(r) for r in b.rows], numeric=False),
                 _Column("avg." if abbreviate else "average", [  # first: it stays in view when a table is cut
                     self._score(r.average.mean, r.average.ci_low, r.average.ci_high,
                                 "*" if partial(b, r.average_aspects) else "") for r in b.rows])]
@@ -184,6 +185,13 @@ class BoardView:
             diag.append(_Column(label, [r[k] for r in rows]))
         out.extend(_split("Diagnostics", diag, width))
         out.append(Text("ρ: Spearman correlation of the aspect's score with output length.", style="dim"))
+        if b.judge_eval is not None:
+            from justeval.board.judge_section import section_notes, section_rows
+
+            header, rows = section_rows(b.judge_eval)
+            judge = [_Column(h, [r[k] for r in rows], numeric=k not in (1, 2)) for k, h in enumerate(header)]
+            out.extend(_split("Judge: agreement with people", judge, width, name_cols=3))
+            out.extend(Text(n, style="dim") for n in section_notes(b.judge_eval))
         return out
 
     def breakdown_columns(self, rows: list[BreakdownRow]) -> list[_Column]:

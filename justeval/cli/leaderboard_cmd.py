@@ -36,14 +36,20 @@ NaAsOpt = Annotated[float | None, typer.Option("--na-as",
                                                help="count N/A scores as this value on the 1-5 scale (5 reproduces the "
                                                "original just-eval report); default: exclude and count them")]
 SubsetOpt = Annotated[str, typer.Option("--subset", help="lite | regular | safety | all")]
+PanelOpt = Annotated[str | None, typer.Option("--panel", help="one board from several judges: per item and aspect "
+                                              "the mean | median | majority of their scores, with Krippendorff's "
+                                              "alpha between them")]
+JudgeEvalOpt = Annotated[list[Path] | None, typer.Option("--judge-eval", help="a `judge-eval --out` folder (or its "
+                                                         "report.json): its report becomes the Judge section; "
+                                                         "repeatable (reference judges beside yours)")]
 
 
 def _settings(judge: list[str] | None, subset: str, na_as: float | None, bootstrap: int, seed: int,
-              template: list[str] | None = None) -> Settings:
+              template: list[str] | None = None, panel: str | None = None) -> Settings:
     from justeval.board.tables import Settings
 
     return Settings(na_as=na_as, bootstrap=bootstrap, seed=seed, subset=subset, judge=list(judge) if judge else None,
-                    template=list(template) if template else None)
+                    template=list(template) if template else None, panel=panel)
 
 
 def _note_skipped(built: Built) -> None:
@@ -79,6 +85,8 @@ def leaderboard(
     instructions: InstructionsOpt = None,
     upstream: UpstreamOpt = None,
     ci: Annotated[bool, typer.Option("--ci", help="table: show each 95% CI under its mean")] = False,
+    panel: PanelOpt = None,
+    judge_eval: JudgeEvalOpt = None,
 ) -> None:
     """Per-model, per-aspect means with 95% bootstrap CIs, counts, breakdowns and diagnostics."""
     from justeval.board.build import build_leaderboard
@@ -91,8 +99,8 @@ def leaderboard(
     if bad:
         raise UsageError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=dims, instructions=instructions,
-                              settings=_settings(judge, subset, na_as, bootstrap, seed, template),
-                              keep_judgments=False)
+                              settings=_settings(judge, subset, na_as, bootstrap, seed, template, panel),
+                              keep_judgments=False, judge_eval=judge_eval or [])
     _note_skipped(built)
     board = built.board
     if fmt == "json":
@@ -174,14 +182,16 @@ def publish(
     seed: SeedOpt = 0,
     instructions: InstructionsOpt = None,
     upstream: UpstreamOpt = None,
+    panel: PanelOpt = None,
+    judge_eval: JudgeEvalOpt = None,
 ) -> None:
     """Write the static leaderboard site (open index.html from disk or host the folder anywhere)."""
     from justeval.board.build import build_leaderboard
     from justeval.board.publish import publish_site
 
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
-                              settings=_settings(judge, subset, na_as, bootstrap, seed, template),
-                              keep_judgments=True, want_tags=True)
+                              settings=_settings(judge, subset, na_as, bootstrap, seed, template, panel),
+                              keep_judgments=True, want_tags=True, judge_eval=judge_eval or [])
     _note_skipped(built)
     if built.tags:
         from justeval.board.breakdowns import breakdown
