@@ -165,10 +165,14 @@ def publish(
     seed: SeedOpt = 0,
     instructions: InstructionsOpt = None,
     upstream: UpstreamOpt = None,
+    token_shift: Annotated[list[Path] | None, typer.Option(
+        "--token-shift", help="token-shift results to show (a token_shift.jsonl, or the --out folder of `justeval "
+        "token-shift`; repeatable); those in the run directories are always shown")] = None,
 ) -> None:
     """Write the static leaderboard site (open index.html from disk or host the folder anywhere)."""
     from justeval.board.build import build_leaderboard
     from justeval.board.publish import publish_site
+    from justeval.board.token_shift_page import board_sources, section_maker
 
     built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed),
@@ -183,5 +187,6 @@ def publish(
     else:
         typer.echo("note: no instruction tags (pass --instructions): the page has no task, topic or difficulty "
                    "breakdowns", err=True)
-    for path in publish_site(built.board, built.models, out, built.tags):
+    shifts = board_sources(built.board, built.models, token_shift or [])  # a bad --token-shift: before any write
+    for path in publish_site(built.board, built.models, out, built.tags, sections=[section_maker(sources=shifts)]):
         typer.echo(f"wrote {path}", err=True)
