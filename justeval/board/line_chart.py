@@ -69,7 +69,7 @@ def line_chart(title: str, x_labels: Sequence[str], series: Sequence[Series], *,
     """The chart as an SVG element (valid inline in HTML5 and as a file)."""
     lo, hi = y_range
     n = max(1, len(x_labels))
-    legend_w = min(LEGEND_MAX, 40 + max((text_width(s.name) for s in series), default=0))
+    legend_w = math.ceil(min(LEGEND_MAX, 40 + max((text_width(s.name) for s in series), default=0)))
     width = LEFT + PLOT_W + 24 + legend_w
     height = max(TOP + PLOT_H + BOTTOM, TOP + 18 * len(series) + 10)
 

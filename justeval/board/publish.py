@@ -55,6 +55,8 @@ class PageSection:
     script: Markup | None = None
     json: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    place: str = "before-items"
+    """Where it goes: "after-chart" (right after the per-aspect chart) or "before-items"."""
 
 
 @dataclass

@@ -33,9 +33,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from markupsafe import Markup, escape
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from justeval.board.line_chart import Point, Series, line_chart
 from justeval.board.loading import ModelItems
@@ -43,10 +44,10 @@ from justeval.board.page_items import ITEMS_DIR, PREVIEW_CHARS, _Reader, script_
 from justeval.board.publish import PageSection, SiteContext
 from justeval.board.tables import Leaderboard
 from justeval.errors import InputError
-from justeval.ids import ItemId
+from justeval.ids import ItemId, normalize_id
 from justeval.jsonl import atomic_output
 from justeval.paths import data_dir
-from justeval.streaming import iter_records, read_line
+from justeval.streaming import iter_records
 from justeval.tokenshift.records import RECORDS_FILE, TokenShiftRecord
 from justeval.tokenshift.report import ModelShift, summarize
 
@@ -71,16 +72,33 @@ class ShiftSource:
     generators: set[str] = field(default_factory=set)
 
 
+class _Head(BaseModel):
+    """What the first pass reads of a record (a whole record is validated once, when it is used)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: ItemId
+    generator: str
+    analysis: str
+    tokens: int = 0
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> ItemId:
+        return normalize_id(v)
+
+
 def _scan(path: Path, model: int) -> ShiftSource:
     """Where each id's latest record is (the file is append-only: the last line per id wins)."""
     source = ShiftSource(model=model, path=path)
     analyses: set[str] = set()
-    for offset, record in iter_records(path, TokenShiftRecord):
+    for offset, record in iter_records(path, _Head):
         source.offsets[record.id] = offset
         source.tokens[record.id] = record.tokens
         source.generators.add(record.generator)
         analyses.add(record.analysis)
-        source.first = source.first or record
+        if source.first is None:
+            source.first = _read(path, offset, None)
         if len(analyses) > 1:
             raise InputError(path, f"holds more than one token-shift analysis ({', '.join(sorted(analyses))}); "
                              "each analysis has its own file (token-shift --out)", record=record.id)
@@ -310,13 +328,20 @@ def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[d
     return result
 
 
-def _read(path: Path, offset: int, fh: Any) -> TokenShiftRecord:
-    obj = read_line(path, offset, fh)
+def _read(path: Path, offset: int, fh: IO[bytes] | None) -> TokenShiftRecord:
+    """The record on the line at `offset` (validated from its bytes in one pass)."""
+    if fh is None:
+        with open(path, "rb") as own:
+            own.seek(offset)
+            line = own.readline()
+    else:
+        fh.seek(offset)
+        line = fh.readline()
     try:
-        return TokenShiftRecord.model_validate(obj)
-    except Exception as exc:
-        raise InputError(path, f"changed while the page was written (byte {offset}): {exc}".splitlines()[0]
-                         + "; publish again") from exc
+        return TokenShiftRecord.model_validate_json(line)
+    except ValueError as exc:
+        raise InputError(path, f"changed while the page was written (the record at byte {offset} no longer "
+                         "reads); publish again") from exc
 
 
 def remove_stale(folder: Path, keep: Sequence[Path]) -> None:
