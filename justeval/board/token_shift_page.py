@@ -289,10 +289,10 @@ def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[d
             for k in order:
                 item_id = mi.ids[k]
                 offset = source.offsets.get(item_id)
-                output = reader.generation(mi.gen_refs[k], item_id)[0] if mi.gen_refs and mi.gen_refs[k] else None
-                if offset is None:
-                    result.not_analysed += output is not None
+                if offset is None:  # an output the analysis has not reached (or a failed generation)
+                    result.not_analysed += not bool(mi.gen_error[k])
                     continue
+                output = reader.generation(mi.gen_refs[k], item_id)[0] if mi.gen_refs and mi.gen_refs[k] else None
                 record = _read(source.path, offset, fh)
                 n = position.get(item_id)
                 if not record.ok:

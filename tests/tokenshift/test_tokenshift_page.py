@@ -214,6 +214,7 @@ def test_hostile_tokens_are_escaped_in_the_page_and_the_side_files(hostile_site:
         assert "<" not in body and ">" not in body and "&" not in body
 
 
+@pytest.mark.browser
 def test_hostile_tokens_show_as_text_in_the_browser(chromium: str, hostile_site: tuple[Path, str],  # noqa: F811
                                                     tmp_path: Path) -> None:
     site, output = hostile_site
@@ -229,6 +230,7 @@ def test_hostile_tokens_show_as_text_in_the_browser(chromium: str, hostile_site:
     assert any("outside the base model's top-k" in t and '"<b>bold</b>"' in t for t in shift["titles"])
 
 
+@pytest.mark.browser
 def test_real_analysis_colours_every_token_in_the_browser(chromium: str, analysed: tuple[Path, Path],  # noqa: F811
                                                           cli: CliRun, tmp_path: Path) -> None:
     own, other = analysed
