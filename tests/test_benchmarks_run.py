@@ -30,6 +30,7 @@ TINY: dict[str, list[str]] = {
     "icl_selection.py": ["--shots", "2"],
     "fleet.py": ["-n", "80", "-k", "2", "-l", "0.02", "-c", "4"],
     "batch.py": ["--items", "20", "--processing-s", "0.1", "--latency", "0.01"],
+    "token_shift_page.py": ["--models", "2", "--items", "20", "--tokens", "30"],
 }
 #: scripts not run here, and why
 NOT_RUN = {

@@ -167,14 +167,24 @@ def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _sweeps(world: w.World, patterns: list[str]) -> list[Path]:
+    """The `justeval sweep` folders among the arguments (they stand for their configurations' runs)."""
+    return [p for pattern in patterns for p in sorted(world.cwd.glob(pattern))
+            if (p / "sweep.json").is_file() and not (p / "generations.jsonl").exists()]
+
+
 def _generators(world: w.World, patterns: list[str]) -> list[str]:
-    """The model of each judged run the arguments name (globs expanded as the shell did)."""
+    """The model of each judged run the arguments name (globs expanded as the shell did; a sweep
+    folder: each of its configurations' runs)."""
     names = []
     for pattern in patterns:
-        for path in sorted(world.cwd.glob(pattern)):
-            run = justeval.load_run(path)
-            if run.judgments:
-                names.append(run.generations[0].generator)
+        for found in sorted(world.cwd.glob(pattern)):
+            paths = sorted(p for p in found.iterdir() if (p / "generations.jsonl").is_file()) \
+                if found in _sweeps(world, [pattern]) else [found]
+            for path in paths:
+                run = justeval.load_run(path)
+                if run.judgments:
+                    names.append(run.generations[0].generator)
     return names
 
 
@@ -207,6 +217,8 @@ def check_products(world: w.World, command: Command, stdout: str) -> None:
         run = justeval.load_run(cwd / args[2])
         assert {j.id for j in run.judgments if j.judge == judge and j.status == "ok"} == \
             {g.id for g in run.generations if g.status == "ok"}, f"not every output judged by {judge}"
+    elif verb == "leaderboard" and _option(args, "--format") == "md" and _sweeps(world, _positionals(args, 2)):
+        assert "## Score vs K" in stdout and "| K |" in stdout, "no score-vs-K table"
     elif verb == "leaderboard" and ("--judge-eval" in args or "--panel" in args):
         for folder in (args[i + 1] for i, a in enumerate(args[:-1]) if a == "--judge-eval"):
             assert md_text(str(Path(folder) / "report.json")) in stdout, f"the Judge section does not name {folder}"
@@ -227,6 +239,11 @@ def check_products(world: w.World, command: Command, stdout: str) -> None:
         text = page.read_text(encoding="utf-8")
         for name in _generators(world, _positionals(args, 2)):
             assert html.escape(name) in text, f"the page does not show {name}"
+        if _sweeps(world, _positionals(args, 2)):
+            assert 'id="sweep"' in text and (cwd / str(out) / "sweep.svg").is_file(), "no score-vs-K chart"
+        if "--token-shift" in args:
+            assert 'id="token-shift"' in text and list((cwd / str(out) / "items").glob("t*.js")), \
+                "no token-shift section or coloured tokens"
     elif verb == "pairwise":
         verdicts = [r for f in (cwd / args[2] / "pairwise").glob("*.jsonl") for r in _records(f)]
         assert any(r.get("status") == "ok" for r in verdicts), "no pairwise verdict recorded"

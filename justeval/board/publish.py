@@ -15,7 +15,8 @@ encoded one item at a time.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,37 @@ TEMPLATES = data_dir("leaderboard") / "templates"
 def _env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                               undefined=jinja2.StrictUndefined)
+
+
+@dataclass
+class PageSection:
+    """A section a feature adds to the page (token shift, score vs K): its HTML (escaped by
+    whoever made it), a script run before the page's own (to hook into the item browser), keys
+    added to `leaderboard.json` and extra files of the site (name -> text)."""
+
+    id: str
+    title: str
+    html: Markup
+    script: Markup | None = None
+    json: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    place: str = "before-items"
+    """Where it goes: "after-chart" (right after the per-aspect chart) or "before-items"."""
+
+
+@dataclass
+class SiteContext:
+    """What a section maker may use: the board, the item browser's index (None without one) and
+    the site folder, with the list of files written so far (a maker appends its own)."""
+
+    board: Leaderboard
+    models: Sequence[ModelItems]
+    items: Mapping[str, Any] | None
+    out: Path
+    written: list[Path]
+
+
+SectionMaker = Callable[[SiteContext], PageSection | None]
 
 
 def _v(x: float) -> str:
@@ -129,7 +161,7 @@ def judge_context(board: Leaderboard) -> dict[str, Any]:
 
 
 def iter_page(board: Leaderboard, items: Mapping[str, Any] | None = None, *, svg_file: str | None = None,
-              title: str = "justeval leaderboard") -> Iterator[str]:
+              title: str = "justeval leaderboard", sections: Sequence[PageSection] = ()) -> Iterator[str]:
     """The page as a stream of text pieces; `items` is the item browser's index written by
     `page_items.write_item_files` (None: a page without the browser)."""
     from justeval import __version__
@@ -151,19 +183,37 @@ def iter_page(board: Leaderboard, items: Mapping[str, Any] | None = None, *, svg
         "css": Markup((TEMPLATES / "site.css").read_text("utf-8")),
         "js": Markup((TEMPLATES / "site.js").read_text("utf-8")),
         **judge_context(board),
+        "sections": list(sections),
     }
     return _env().get_template("index.html.j2").generate(**context)
 
 
-def render_page(board: Leaderboard, *, svg_file: str | None = None, title: str = "justeval leaderboard") -> str:
+def render_page(board: Leaderboard, *, svg_file: str | None = None, title: str = "justeval leaderboard",
+                sections: Sequence[PageSection] = ()) -> str:
     """The page without the item browser as one string (`leaderboard --format html`)."""
-    return "".join(iter_page(board, None, svg_file=svg_file, title=title))
+    return "".join(iter_page(board, None, svg_file=svg_file, title=title, sections=sections))
+
+
+def board_json(board: Leaderboard, sections: Sequence[PageSection] = ()) -> str:
+    """`leaderboard.json`: the board's JSON with the keys the sections add (new optional keys)."""
+    if not any(s.json for s in sections):
+        return json_dumps(board)
+    import json
+
+    from justeval.board.schema import to_json
+
+    data = to_json(board)
+    for s in sections:
+        data.update(s.json)
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def publish_site(board: Leaderboard, models: Sequence[ModelItems], out: str | Path,
-                 tags: Mapping[ItemId, Instruction] | None = None) -> list[Path]:
+                 tags: Mapping[ItemId, Instruction] | None = None,
+                 sections: Sequence[SectionMaker] = ()) -> list[Path]:
     """Write the site into `out`; returns the files written. The item browser's side files
-    go first and `index.html` last, so the page never points at files not yet there."""
+    (and those of the sections) go first and `index.html` last, so the page never points at
+    files not yet there."""
     out = Path(out)
     written: list[Path] = []
     if any(len(m.ids) for m in models):
@@ -171,9 +221,13 @@ def publish_site(board: Leaderboard, models: Sequence[ModelItems], out: str | Pa
     else:
         items = None
         remove_stale(out / ITEMS_DIR, [])
+    context = SiteContext(board=board, models=models, items=items, out=out, written=written)
+    made = [s for s in (maker(context) for maker in sections) if s is not None]
     files: dict[str, str | Iterator[str]] = {
-        "chart.svg": render_svg(board), "leaderboard.json": json_dumps(board), "leaderboard.csv": to_csv(board),
-        "index.html": iter_page(board, items, svg_file="chart.svg")}
+        "chart.svg": render_svg(board), "leaderboard.json": board_json(board, made), "leaderboard.csv": to_csv(board)}
+    for section in made:
+        files.update(section.files)
+    files["index.html"] = iter_page(board, items, svg_file="chart.svg", sections=made)
     for name, text in files.items():
         with atomic_output(out / name) as fh:
             if isinstance(text, str):

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 FORMATS = ("table", "md", "csv", "json", "html")
 BY = ("aspect", "task", "topic", "dataset", "difficulty")
 
-RunDirsArg = Annotated[list[Path] | None, typer.Argument(help="run directories (generations.jsonl + judgments)",
+RunDirsArg = Annotated[list[Path] | None, typer.Argument(help="run directories (generations.jsonl + judgments), "
+                                                         "or `justeval sweep` folders (all their configurations)",
                                                          show_default=False)]
 JudgeOpt = Annotated[list[str] | None, typer.Option("--judge", help="use only this judge's judgments "
                                                     "(repeatable; default: all, which must not overlap)")]
@@ -98,12 +99,25 @@ def leaderboard(
     bad = [d for d in dims if d not in BY]
     if bad:
         raise UsageError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
-    built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=dims, instructions=instructions,
+    from justeval.board.sweep_chart import expand_sweeps, sweep_points
+
+    dirs, sweeps = expand_sweeps(run_dirs or [])  # a `justeval sweep` folder: the runs of its configurations
+    built = build_leaderboard(dirs, upstream=upstream or [], by=dims, instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed, template, panel),
                               keep_judgments=False, judge_eval=judge_eval or [])
     _note_skipped(built)
     board = built.board
-    if fmt == "json":
+    points, sweep_notes = sweep_points(board, sweeps) if sweeps else ([], [])
+    if fmt == "json" and points:
+        import json
+
+        from justeval.board.schema import to_json
+        from justeval.board.sweep_chart import sweep_json
+
+        data = to_json(board)
+        data["sweep"] = sweep_json(points, sweep_notes)
+        _emit(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", out)
+    elif fmt == "json":
         from justeval.board.schema import dumps
 
         _emit(dumps(board), out)
@@ -121,20 +135,35 @@ def leaderboard(
     elif fmt == "md":
         from justeval.board.render import to_markdown
 
-        _emit(to_markdown(board), out)
+        text = to_markdown(board)
+        if points:
+            from justeval.board import sweep_chart
+
+            text = text.rstrip("\n") + "\n\n" + sweep_chart.to_markdown(points, sweep_notes)
+        _emit(text, out)
     elif fmt == "html":
         from justeval.board.publish import render_page
+        from justeval.board.sweep_chart import section
 
-        _emit(render_page(board), out)
+        _emit(render_page(board, sections=[section(points, sweep_notes)] if points else []), out)
     elif out is not None:
         from justeval.board.render import to_text
 
-        _emit(to_text(board, ci=ci), out)
+        text = to_text(board, ci=ci)
+        if points:
+            from justeval.board.sweep_chart import to_text as sweep_text
+
+            text = text.rstrip("\n") + "\n\n" + sweep_text(points, sweep_notes)
+        _emit(text, out)
     else:
         from justeval.board.render import rich_renderable
         from justeval.console import console
 
         console(piped_width=240).print(rich_renderable(board, ci=ci))
+        if points:
+            from justeval.board.sweep_chart import rich_table
+
+            console(piped_width=240).print(rich_table(points, sweep_notes))
 
 
 @app.command("compare")
@@ -184,12 +213,18 @@ def publish(
     upstream: UpstreamOpt = None,
     panel: PanelOpt = None,
     judge_eval: JudgeEvalOpt = None,
+    token_shift: Annotated[list[Path] | None, typer.Option(
+        "--token-shift", help="token-shift results to show (a token_shift.jsonl, or the --out folder of `justeval "
+        "token-shift`; repeatable); those in the run directories are always shown")] = None,
 ) -> None:
     """Write the static leaderboard site (open index.html from disk or host the folder anywhere)."""
+    from justeval.board import sweep_chart
     from justeval.board.build import build_leaderboard
     from justeval.board.publish import publish_site
+    from justeval.board.token_shift_page import board_sources, section_maker
 
-    built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
+    dirs, sweeps = sweep_chart.expand_sweeps(run_dirs or [])  # a `justeval sweep` folder: its configurations' runs
+    built = build_leaderboard(dirs, upstream=upstream or [], by=["dataset"], instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed, template, panel),
                               keep_judgments=True, want_tags=True, judge_eval=judge_eval or [])
     _note_skipped(built)
@@ -202,5 +237,7 @@ def publish(
     else:
         typer.echo("note: no instruction tags (pass --instructions): the page has no task, topic or difficulty "
                    "breakdowns", err=True)
-    for path in publish_site(built.board, built.models, out, built.tags):
+    shifts = board_sources(built.board, built.models, token_shift or [])  # a bad --token-shift: before any write
+    sections = [sweep_chart.section_maker(sweeps), section_maker(sources=shifts)]
+    for path in publish_site(built.board, built.models, out, built.tags, sections=sections):
         typer.echo(f"wrote {path}", err=True)

@@ -78,6 +78,12 @@
      fetch() may not, so the site works opened from disk. A preview file holds one model's
      outputs (cut to preview_chars) for chunk_items consecutive items; the whole texts of the
      outputs that were cut load only when asked for. */
+  /* Page sections (token shift, ...) register themselves in window.justevalExtensions before this
+     script runs: {output(box, model, item, text, pre), busy(), report(), step(verb, arg)}, each
+     optional. output() may add to an output's card; the others join the test hook. */
+  var extensions = window.justevalExtensions || [];
+  function extensionsBusy() { return extensions.some(function (x) { return x.busy ? x.busy() : false; }); }
+
   var dataNode = document.getElementById("items-data");
   var browser = null;
   if (dataNode) browser = itemBrowser(JSON.parse(dataNode.textContent));
@@ -191,7 +197,9 @@
         needPreview(k, i);
         box.appendChild(el("pre", "loading", "loading…"));
       } else {
-        box.appendChild(el("pre", null, text === null ? "(no output)" : text));
+        var pre = el("pre", null, text === null ? "(no output)" : text);
+        box.appendChild(pre);
+        extensions.forEach(function (x) { if (x.output) x.output(box, k, i, text, pre); });
       }
       if (cell[2] >= 0 && !whole) {
         var more = el("button", "more", "show all " + cell[1].toLocaleString() + " characters");
@@ -267,7 +275,7 @@
         Array.prototype.forEach.call(list.querySelectorAll("button.more"), function (b) { b.click(); });
       },
       shown: function () { return shown; },
-      busy: function () { return pending > 0 || redraw !== null; },
+      busy: function () { return pending > 0 || redraw !== null || extensionsBusy(); },
       failed: function () { return failed; }
     };
   }
@@ -349,13 +357,17 @@
                      failed: browser ? browser.failed() : [],
                      count: browser ? document.getElementById("item-count").textContent : null,
                      layout: layout() };
+      extensions.forEach(function (x) {
+        var more = x.report ? x.report() : {};
+        Object.keys(more).forEach(function (k) { result[k] = more[k]; });
+      });
       Object.keys(extra || {}).forEach(function (k) { result[k] = extra[k]; });
       out.textContent = JSON.stringify(result);
       out.hidden = false;
     };
     var steps = test.split(";"), waited = 0;
     var settle = function (then) {  /* wait for the output files asked for (at most ~10 s) */
-      if (browser && browser.busy() && waited++ < 500) { window.setTimeout(function () { settle(then); }, 20); return; }
+      if (((browser && browser.busy()) || extensionsBusy()) && waited++ < 500) { window.setTimeout(function () { settle(then); }, 20); return; }
       then();
     };
     var run = function () {
@@ -374,6 +386,7 @@
         browser.filter(arg.slice(0, eq), decodeURIComponent(arg.slice(eq + 1)));
       }
       if (verb === "full" && browser) browser.showAll();
+      extensions.forEach(function (x) { if (x.step) x.step(verb, arg); });
       settle(run);
     };
     settle(run);

@@ -1,0 +1,480 @@
+"""The page's token-shift section: for the board models that have token-shift results, the
+paper's three ratios, the most frequent shifted tokens and the shifted share by position (in
+the page), and in the item browser each output with its tokens coloured by category and the
+base model's top alternatives on hover (in side files, loaded on demand).
+
+Where results are found: `RUN/token_shift.jsonl` beside each run's generations (where
+`justeval token-shift RUN` writes), and the files or folders given to `publish --token-shift`
+(`token-shift --out DIR` writes `DIR/token_shift.jsonl`, or with several runs
+`DIR/<run name>/token_shift.jsonl`). A file found beside a run belongs to that run's model; a
+given one to the board model whose generator its records name (with two models of one
+generator, the one whose run folder has the file's folder name).
+
+Nothing stale: a record counts only while the run's output is the one it analysed (its
+`output_sha256`); records of outputs regenerated since, failed records and items not on the
+board are left out and counted. Every figure is `tokenshift.report.summarize` over the records
+kept, so the page says what `justeval token-shift` says on the same records.
+
+Sizes: the page carries only the summaries (bounded: TOP_TOKENS tokens and the position
+buckets per model) and per model a string of one status letter per item. The per-token data
+go to `items/tSSS-CCCC.js` (source SSS, a run of items CCCC), written a record at a time: the
+rank of each token that starts within the first PREVIEW_CHARS characters (what the browser
+shows first), its span in UTF-16 units (what JavaScript indexes), and for the marginal and
+shifted ones at most MAX_ALTERNATIVES of the base model's top tokens, token strings pooled
+per file. Every string is JSON written by `script_json` and inserted by the page with
+textContent, so a token such as `</script><img onerror=...>` shows as text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from markupsafe import Markup, escape
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from justeval.board.line_chart import Point, Series, line_chart
+from justeval.board.loading import ModelItems
+from justeval.board.page_items import ITEMS_DIR, PREVIEW_CHARS, _Reader, script_json
+from justeval.board.publish import PageSection, SiteContext
+from justeval.board.tables import Leaderboard
+from justeval.errors import InputError
+from justeval.ids import ItemId, normalize_id
+from justeval.jsonl import atomic_output
+from justeval.paths import data_dir
+from justeval.streaming import iter_records
+from justeval.tokenshift.records import RECORDS_FILE, TokenShiftRecord
+from justeval.tokenshift.report import ModelShift, summarize
+
+MAX_ALTERNATIVES = 5
+TOP_TOKENS = 10
+CHUNK_BYTES = 256 << 10
+_OWN_FILE = re.compile(r"^t\d{3}-\d{4}\.js$")
+#: status letters of the page index, one per page item and source
+NONE, COLOURED, NO_OFFSETS, STALE, FAILED = "-", "o", "n", "s", "e"
+
+
+@dataclass
+class ShiftSource:
+    """One token-shift file matched to one board model."""
+
+    model: int            # the model's index in the page's model order
+    path: Path
+    analysis: str = ""
+    first: TokenShiftRecord | None = None
+    offsets: dict[ItemId, int] = field(default_factory=dict)   # id -> byte offset of its latest line
+    tokens: dict[ItemId, int] = field(default_factory=dict)    # id -> tokens analysed
+    generators: set[str] = field(default_factory=set)
+
+
+class _Head(BaseModel):
+    """What the first pass reads of a record (a whole record is validated once, when it is used)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: ItemId
+    generator: str
+    analysis: str
+    tokens: int = 0
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, v: Any) -> ItemId:
+        return normalize_id(v)
+
+
+def _scan(path: Path, model: int) -> ShiftSource:
+    """Where each id's latest record is (the file is append-only: the last line per id wins)."""
+    source = ShiftSource(model=model, path=path)
+    analyses: set[str] = set()
+    for offset, record in iter_records(path, _Head):
+        source.offsets[record.id] = offset
+        source.tokens[record.id] = record.tokens
+        source.generators.add(record.generator)
+        analyses.add(record.analysis)
+        if source.first is None:
+            source.first = _read(path, offset, None)
+        if len(analyses) > 1:
+            raise InputError(path, f"holds more than one token-shift analysis ({', '.join(sorted(analyses))}); "
+                             "each analysis has its own file (token-shift --out)", record=record.id)
+    source.analysis = next(iter(analyses), "")
+    return source
+
+
+def _given_files(paths: Sequence[Path]) -> list[Path]:
+    """The token_shift.jsonl files a `--token-shift` argument names (a file, a folder holding one,
+    or a folder of one folder per run)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif (path / RECORDS_FILE).is_file():
+            found.append(path / RECORDS_FILE)
+        elif path.is_dir() and sorted(path.glob(f"*/{RECORDS_FILE}")):
+            found += sorted(path.glob(f"*/{RECORDS_FILE}"))
+        else:
+            raise InputError(path, f"no {RECORDS_FILE} here (give the file, the --out folder of `justeval "
+                             "token-shift`, or a run directory it wrote into)")
+    return found
+
+
+def _match(path: Path, generators: set[str], order: Sequence[ModelItems]) -> int:
+    """The board model a given file's records belong to (see the module docstring)."""
+    if len(generators) != 1:
+        raise InputError(path, f"records of {len(generators)} generators ({', '.join(sorted(generators))}); "
+                         "a token-shift file analyses one run")
+    generator = next(iter(generators))
+    exact = [k for k, mi in enumerate(order) if mi.model == generator]
+    if exact:
+        return exact[0]
+    renamed = [k for k, mi in enumerate(order) if mi.model.startswith(f"{generator} (")]
+    named = [k for k in renamed if Path(order[k].source).name == path.parent.name]
+    if len(named) == 1 or len(renamed) == 1:
+        return (named or renamed)[0]
+    models = ", ".join(mi.model for mi in order)
+    raise InputError(path, f"its records are of generator {generator!r}, which is no model on the board "
+                     f"({models}); give the run directory of that generator too")
+
+
+def find_sources(order: Sequence[ModelItems], given: Sequence[Path] = ()) -> list[ShiftSource]:
+    """The token-shift files of the board's models: beside each run, and those given."""
+    sources: list[ShiftSource] = []
+    seen: set[Path] = set()
+    for k, mi in enumerate(order):
+        path = Path(mi.source) / RECORDS_FILE
+        if Path(mi.source).is_dir() and path.is_file():
+            seen.add(path.resolve())
+            source = _scan(path, k)
+            if source.generators and not any(mi.model == g or mi.model.startswith(f"{g} (")
+                                             for g in source.generators):
+                continue  # a file of another generator's outputs (a run dir reused): not this model's
+            sources.append(source)
+    for path in _given_files(given):
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        probe = _scan(path, -1)
+        if not probe.offsets:
+            raise InputError(path, "holds no token-shift record")
+        probe.model = _match(path, probe.generators, order)
+        sources.append(probe)
+    pairs: dict[tuple[int, str], Path] = {}
+    for s in sources:
+        other = pairs.setdefault((s.model, s.analysis), s.path)
+        if other != s.path:
+            raise InputError(s.path, f"holds the same analysis of {order[s.model].model} as {other}; give one")
+    return [s for s in sources if s.offsets]
+
+
+# -- the per-token rows ------------------------------------------------------------------------
+def output_hash(text: str) -> str:
+    from justeval.tokenshift.analysis import output_hash as stage_hash
+
+    return stage_hash(text)
+
+
+def _utf16(text: str) -> list[int] | None:
+    """Cumulative UTF-16 length per code point (None when every character is one unit)."""
+    if text.isascii() or all(ord(c) < 0x10000 for c in text):
+        return None
+    table, n = [0], 0
+    for c in text:
+        n += 2 if ord(c) >= 0x10000 else 1
+        table.append(n)
+    return table
+
+
+class _Strings:
+    """Token strings pooled per side file (the same few recur on every line)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def __call__(self, text: str | None) -> int:
+        if text is None:
+            return -1
+        k = self.index.get(text)
+        if k is None:
+            k = self.index[text] = len(self.index)
+        return k
+
+
+def token_row(i: int, record: TokenShiftRecord, text: str, strings: _Strings) -> list[Any]:
+    """[item, [unshifted, marginal, shifted], tokens, truncated_from, ranks, spans, details] of one
+    output: ranks (0: outside the top-k) and spans (start - previous end, length; UTF-16 units)
+    of the tokens that start within the first PREVIEW_CHARS characters; details: per marginal or
+    shifted one among them [position, token, output token or -1, [alternative, logprob, ...]]."""
+    offsets = record.offsets or []
+    kept = 0
+    while kept < len(offsets) and kept < len(record.ranks) and offsets[kept][0] < PREVIEW_CHARS:
+        kept += 1
+    table = _utf16(text[: max((e for _, e in offsets[:kept]), default=0)])
+    ranks, spans, end = [], [], 0
+    for j in range(kept):
+        start, stop = offsets[j]
+        if table is not None:
+            start, stop = table[min(start, len(table) - 1)], table[min(stop, len(table) - 1)]
+        spans += [start - end, stop - start]
+        end = stop
+        ranks.append(record.ranks[j] or 0)
+    details = []
+    for d in sorted([*record.marginal_tokens, *record.shifted_tokens], key=lambda d: d.position):
+        if d.position >= kept:
+            continue
+        alternatives: list[Any] = []
+        for a in d.top[:MAX_ALTERNATIVES]:
+            alternatives += [strings(a.token), round(a.logprob, 3) if math.isfinite(a.logprob) else None]
+        details.append([d.position, strings(d.token), strings(d.output_token), alternatives])
+    c = record.counts
+    return [i, [c.unshifted, c.marginal, c.shifted], record.tokens, record.truncated_from, ranks, spans, details]
+
+
+def _slim(record: TokenShiftRecord) -> TokenShiftRecord:
+    """What `summarize` reads of a record, without the offsets and alternatives (held for every item)."""
+    return record.model_copy(update={
+        "offsets": None, "marginal_tokens": [],
+        "shifted_tokens": [d.model_copy(update={"top": []}) for d in record.shifted_tokens]})
+
+
+class _ChunkFile:
+    """One side file: its rows kept until the run of items ends (CHUNK_BYTES or so), then written."""
+
+    def __init__(self, path: Path, source: int, chunk: int) -> None:
+        self.path, self.source, self.chunk = path, source, chunk
+        self.strings = _Strings()
+        self.rows: list[list[Any]] = []
+
+    def write(self) -> Path:
+        body = {"source": self.source, "chunk": self.chunk, "strings": list(self.strings.index), "rows": self.rows}
+        with atomic_output(self.path) as fh:
+            fh.write(f"justevalShift({script_json(body)});\n")
+        self.path.chmod(0o644)
+        return self.path
+
+
+@dataclass
+class SourceResult:
+    summary: ModelShift
+    status: str
+    chunk_items: int
+    stale: int = 0
+    failed: int = 0
+    no_offsets: int = 0
+    not_on_board: int = 0
+    not_analysed: int = 0
+
+
+def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[dict[str, Any]] | None,
+                 folder: Path, written: list[Path]) -> SourceResult:
+    """Read one file's latest records for the model's items, write their side files (when the
+    page has an item browser) and summarize the records kept."""
+    position = {it["id"]: n for n, it in enumerate(items)} if items is not None else {}
+    mean_tokens = sum(min(t, 1500) for t in source.tokens.values()) / max(1, len(source.tokens))
+    per_chunk = int(min(500, max(5, CHUNK_BYTES // (mean_tokens * 14 + 200))))
+    status = [NONE] * len(items or [])
+    kept: list[TokenShiftRecord] = []
+    result = SourceResult(summary=summarize([]), status="", chunk_items=per_chunk)
+    board_ids = set(mi.ids)
+    result.not_on_board = sum(1 for i in source.offsets if i not in board_ids)
+    reader = _Reader(mi.files)
+    current: _ChunkFile | None = None
+    order = sorted(range(len(mi.ids)), key=lambda k: position.get(mi.ids[k], k))
+    try:
+        with open(source.path, "rb") as fh:
+            for k in order:
+                item_id = mi.ids[k]
+                offset = source.offsets.get(item_id)
+                if offset is None:  # an output the analysis has not reached (or a failed generation)
+                    result.not_analysed += not bool(mi.gen_error[k])
+                    continue
+                output = reader.generation(mi.gen_refs[k], item_id)[0] if mi.gen_refs and mi.gen_refs[k] else None
+                record = _read(source.path, offset, fh)
+                n = position.get(item_id)
+                if not record.ok:
+                    result.failed += 1
+                    letter = FAILED
+                elif output is None or record.output_sha256 != output_hash(output):
+                    result.stale += 1
+                    letter = STALE
+                else:
+                    kept.append(_slim(record))
+                    letter = COLOURED if record.offsets else NO_OFFSETS
+                    result.no_offsets += letter == NO_OFFSETS
+                    if n is not None and letter == COLOURED and output is not None:
+                        chunk = n // per_chunk
+                        if current is not None and current.chunk != chunk:
+                            written.append(current.write())
+                            current = None
+                        if current is None:
+                            current = _ChunkFile(folder / f"t{number:03d}-{chunk:04d}.js", number, chunk)
+                        current.rows.append(token_row(n, record, output, current.strings))
+                if n is not None:
+                    status[n] = letter
+        if current is not None:
+            written.append(current.write())
+    except OSError as exc:
+        raise InputError(source.path, f"cannot read file: {exc.strerror or exc}") from exc
+    finally:
+        reader.close()
+    first = source.first
+    result.summary = summarize(kept, run=mi.source, records_path=str(source.path),
+                               generator=first.generator if first else mi.model, top_tokens=TOP_TOKENS)
+    result.status = "".join(status)
+    return result
+
+
+def _read(path: Path, offset: int, fh: IO[bytes] | None) -> TokenShiftRecord:
+    """The record on the line at `offset` (validated from its bytes in one pass)."""
+    if fh is None:
+        with open(path, "rb") as own:
+            own.seek(offset)
+            line = own.readline()
+    else:
+        fh.seek(offset)
+        line = fh.readline()
+    try:
+        return TokenShiftRecord.model_validate_json(line)
+    except ValueError as exc:
+        raise InputError(path, f"changed while the page was written (the record at byte {offset} no longer "
+                         "reads); publish again") from exc
+
+
+def remove_stale(folder: Path, keep: Sequence[Path]) -> None:
+    if not folder.is_dir():
+        return
+    kept = {p.name for p in keep}
+    for path in folder.iterdir():
+        if _OWN_FILE.match(path.name) and path.name not in kept and path.is_file():
+            path.unlink()
+
+
+# -- the section -------------------------------------------------------------------------------
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _token(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _describe(first: TokenShiftRecord | None) -> str:
+    if first is None:
+        return ""
+    aligned = f"; measured: the top-1 of {first.aligned}" if first.aligned else ""
+    return (f"base {first.base}, template {first.template.name}, tokenizer {first.tokenizer.name}, "
+            f"top-k {first.top_k}{aligned} (analysis {first.analysis})")
+
+
+def _position_chart(title: str, rows: list[tuple[str, ModelShift]]) -> str:
+    buckets = sorted({(b.start, b.bucket) for _, m in rows for b in m.by_position})
+    where = {name: k for k, (_, name) in enumerate(buckets)}
+    series = [Series(name, [Point(where[b.bucket], 100 * b.shifted_ratio, tip=f"{name}, tokens {b.bucket}: "
+                                  f"{100 * b.shifted_ratio:.1f} % shifted of {b.tokens:,}")
+                            for b in m.by_position if b.shifted_ratio is not None])
+              for name, m in rows]
+    top = max((p.y for s in series for p in s.points), default=10.0)
+    return line_chart(title, [name for _, name in buckets], series, x_title="token position in the output",
+                      y_title="shifted %", y_range=(0.0, min(100.0, max(5.0, math.ceil(top / 5 + 0.5) * 5))),
+                      y_format="{:g}", css_class="shift-chart")
+
+
+def page_order(board: Leaderboard, models: Sequence[ModelItems]) -> list[ModelItems]:
+    """The models in the page's order (the board's rows), as the item browser numbers them."""
+    by_name = {m.model: m for m in models}
+    return [by_name[r.model] for r in board.rows if r.model in by_name]
+
+
+def board_sources(board: Leaderboard, models: Sequence[ModelItems], given: Sequence[Path] = ()) -> list[ShiftSource]:
+    """`find_sources` for a built board: call it before anything is written, so a bad
+    `--token-shift` leaves the site as it was."""
+    return find_sources(page_order(board, models), given)
+
+
+def section_maker(given: Sequence[Path] | None = None, *, sources: list[ShiftSource] | None = None) -> Any:
+    """The `publish_site` section maker: finds the results (or takes `board_sources`'), writes
+    the side files, returns the section (None where no model has results; side files of an
+    earlier publish are removed either way)."""
+
+    def make(site: SiteContext) -> PageSection | None:
+        folder = site.out / ITEMS_DIR
+        order = page_order(site.board, site.models)
+        found = sources if sources is not None else find_sources(order, given or [])
+        written: list[Path] = []
+        items = list(site.items["items"]) if site.items else None
+        if items is not None and found:
+            folder.mkdir(parents=True, exist_ok=True)
+        results = [write_source(n, s, order[s.model], items, folder, written) for n, s in enumerate(found)]
+        remove_stale(folder, written)
+        site.written.extend(written)
+        if not found:
+            return None
+        return build_section(order, found, results, has_items=items is not None)
+
+    return make
+
+
+def build_section(order: Sequence[ModelItems], sources: list[ShiftSource], results: list[SourceResult], *,
+                  has_items: bool) -> PageSection:
+    analyses: dict[str, list[int]] = {}
+    for n, s in enumerate(sources):
+        analyses.setdefault(s.analysis, []).append(n)
+    html: list[str] = ['<h2>Token shift</h2><p class="hint">Each output token ranked under the base model, '
+                       "teacher-forced: <span class=\"ts-u\">unshifted</span> (the base model's own top-1), "
+                       '<span class="ts-m">marginal</span> (rank 2-3), <span class="ts-s">shifted</span> (lower, '
+                       "or outside the top-k). Figures cover the outputs whose analysis matches the output "
+                       "shown now; outputs regenerated since, failed analyses and items not on the board are "
+                       "counted and left out.</p>"]
+    json_out: list[dict[str, Any]] = []
+    e = escape
+    for k, numbers in enumerate(analyses.values()):
+        first = sources[numbers[0]].first
+        rows = [(order[sources[n].model].model, results[n]) for n in numbers]
+        html.append(f'<h3>Analysis {k + 1}</h3><p class="hint">{e(_describe(first))}</p>')
+        html.append('<div class="scroll"><table class="sortable ts-ratios"><thead><tr><th data-type="text">model</th>'
+                    '<th data-type="num">items</th><th data-type="num">tokens</th><th data-type="num">unshifted</th>'
+                    '<th data-type="num">marginal</th><th data-type="num">shifted</th>'
+                    '<th data-type="num">regenerated since</th><th data-type="num">failed</th>'
+                    '<th data-type="num">not analysed</th></tr></thead><tbody>')
+        for name, r in rows:
+            m = r.summary
+            cells = [(m.items, str(m.items)), (m.tokens, f"{m.tokens:,}")]
+            cells += [(getattr(m, c), _pct(getattr(m, c))) for c in ("unshifted", "marginal", "shifted")]
+            cells += [(r.stale, str(r.stale)), (r.failed, str(r.failed)), (r.not_analysed, str(r.not_analysed))]
+            tds = "".join(f'<td data-value="{"" if v is None else e(v)}">{e(t)}</td>' for v, t in cells)
+            html.append(f'<tr><td class="model" data-value="{e(name)}">{e(name)}</td>{tds}</tr>')
+        html.append("</tbody></table></div>")
+        html.append('<h4>Most frequent shifted tokens</h4><div class="scroll"><table class="ts-tokens"><thead><tr>'
+                    '<th>model</th><th>tokens (count)</th></tr></thead><tbody>')
+        for name, r in rows:
+            tokens = " ".join(f'<code>{e(_token(t.token))}</code>&#8239;×{t.count}'
+                              for t in r.summary.top_shifted_tokens)
+            html.append(f'<tr><td class="model">{e(name)}</td><td class="ts-toklist">{tokens or "-"}</td></tr>')
+        html.append("</tbody></table></div>")
+        if any(r.summary.by_position for _, r in rows):
+            chart = _position_chart("Shifted share by token position", [(n, r.summary) for n, r in rows])
+            html.append(f'<div class="scroll chart">{chart}</div>')
+        json_out.append({"analysis": first.analysis if first else None, "base": first.base if first else None,
+                         "template": first.template.name if first else None, "top_k": first.top_k if first else None,
+                         "models": [{"model": name, "records": str(sources[n].path),
+                                     "regenerated_since": r.stale, "failed": r.failed,
+                                     "not_analysed": r.not_analysed, **r.summary.model_dump(mode="json")}
+                                    for n, (name, r) in zip(numbers, rows, strict=True)]})
+    if has_items:
+        index = {"dir": ITEMS_DIR, "preview_chars": PREVIEW_CHARS, "max_alternatives": MAX_ALTERNATIVES,
+                 "sources": [{"model": s.model, "label": _label(s.first), "chunk_items": r.chunk_items,
+                              "status": r.status} for s, r in zip(sources, results, strict=True)]}
+        html.append('<script type="application/json" id="token-shift-data">' + str(script_json(index)) + "</script>")
+    script = (data_dir("leaderboard") / "templates" / "token_shift.js").read_text("utf-8")
+    css = (data_dir("leaderboard") / "templates" / "token_shift.css").read_text("utf-8")
+    html.insert(0, f"<style>{css}</style>")
+    return PageSection(id="token-shift", title="Token shift", html=Markup("".join(html)),
+                       script=Markup(script) if has_items else None, json={"token_shift": json_out})
+
+
+def _label(first: TokenShiftRecord | None) -> str:
+    return "" if first is None else f"under {first.base} (top-k {first.top_k})"
