@@ -176,8 +176,9 @@ def _record(item: int, generator: str, output: str, pieces: list[str], ranks: li
             details[cat].append(PositionDetail(position=j, token=pieces[j], rank=rank,
                                                top=[Alternative(token=a, logprob=-0.5 - k)
                                                     for k, a in enumerate(alternatives)]))
-    return TokenShiftRecord(id=item, generator=generator, analysis=analysis, base=f"hf:tiny-{analysis}", template=TemplateRef(
-        name="urial", sha256="t"), tokenizer=TokenizerRef(name="tiny", sha256="k"), top_k=10,
+    return TokenShiftRecord(
+        id=item, generator=generator, analysis=analysis, base=f"hf:tiny-{analysis}",
+        template=TemplateRef(name="urial", sha256="t"), tokenizer=TokenizerRef(name="tiny", sha256="k"), top_k=10,
         output_sha256=output_hash(output), tokens=len(ranks), counts=counts, unshifted=counts.ratio("unshifted"),
         marginal=counts.ratio("marginal"), shifted=counts.ratio("shifted"), ranks=ranks, offsets=offsets,
         shifted_tokens=details["shifted"], marginal_tokens=details["marginal"])
