@@ -11,8 +11,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
+from justeval.board.schema import schema
 from justeval.tokenshift import read_token_shift, summarize, token_shift
 from justeval.tokenshift.analysis import output_hash
 from justeval.tokenshift.records import (
@@ -69,6 +71,7 @@ def test_publish_adds_the_token_shift_section_from_the_records(cli: CliRun, anal
     code, _, err = cli("publish", str(own), str(other), "--out", str(site), "--bootstrap", "20")
     assert code == 0, err
     board = json.loads((site / "leaderboard.json").read_text("utf-8"))
+    jsonschema.validate(board, schema())
     [analysis] = board["token_shift"]
     by_model = {m["model"]: m for m in analysis["models"]}
     for run, generator in ((own, "tiny-base"), (other, "tiny-other")):
