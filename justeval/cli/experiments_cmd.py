@@ -203,6 +203,8 @@ def sweep_cmd(
         table.add_row(p.name, str(p.shots), p.select or "-", mean, f"{p.score.scored}/{p.score.items}", str(p.run_dir))
     console().print(table)
     console().print(f"points of the score-vs-K chart: {out / 'sweep.json'}")
+    console().print(f"the board of every configuration with the chart: justeval publish {out} --out SITE "
+                    f"(or justeval leaderboard {out} --format md)", soft_wrap=True, markup=False)
 
 
 @app.command("icl-select")

@@ -98,7 +98,7 @@
   }
 
   function output(box, k, i, text, pre) {
-    (byModel[k] || []).forEach(function (n, m) {
+    (byModel[k] || []).forEach(function (n) {
       var source = sources[n], letter = source.status.charAt(i);
       if (!letter || letter === "-") return;
       var note = el("div", "ts-note");
@@ -119,7 +119,7 @@
       note.textContent = "token shift " + source.label + ": " + parts.join(" · ") + " of " + r[2].toLocaleString() + " tokens" + extra;
       if (!coloured || text === null || text === undefined) return;
       var target = pre;
-      if (m > 0 || pre.classList.contains("ts-coloured")) {   /* a second analysis of this output: its own copy */
+      if (pre.classList.contains("ts-coloured")) {   /* a second analysis of this output: its own copy */
         target = el("pre");
         box.insertBefore(target, note.nextSibling);
       }

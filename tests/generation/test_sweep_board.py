@@ -9,8 +9,10 @@ import re
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from justeval.board.schema import schema
 from justeval.generation.experiments import SweepSettings, run_score, sweep
 from justeval.generation.prompting import PromptSettings
 from justeval.testing.stub_server import StubServer
@@ -54,6 +56,7 @@ def test_leaderboard_of_a_sweep_folder_has_every_configuration_and_the_k_table(c
     code, out, err = cli("leaderboard", str(swept), "--format", "json", "--bootstrap", "50")
     assert code == 0, err
     data = json.loads(out)
+    jsonschema.validate(data, schema())  # the sweep key is documented there
     assert sorted(m["model"] for m in data["models"]) == sorted(f"openai:the-model+{c}" for c in CONFIGS)
     configs = {c["name"]: c for c in data["sweep"]["configs"]}
     assert list(configs) == CONFIGS

@@ -11,8 +11,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
+from justeval.board.schema import schema
 from justeval.tokenshift import read_token_shift, summarize, token_shift
 from justeval.tokenshift.analysis import output_hash
 from justeval.tokenshift.records import (
@@ -69,6 +71,7 @@ def test_publish_adds_the_token_shift_section_from_the_records(cli: CliRun, anal
     code, _, err = cli("publish", str(own), str(other), "--out", str(site), "--bootstrap", "20")
     assert code == 0, err
     board = json.loads((site / "leaderboard.json").read_text("utf-8"))
+    jsonschema.validate(board, schema())
     [analysis] = board["token_shift"]
     by_model = {m["model"]: m for m in analysis["models"]}
     for run, generator in ((own, "tiny-base"), (other, "tiny-other")):
@@ -161,7 +164,7 @@ def test_results_given_with_token_shift_match_their_models(cli: CliRun, models: 
 
 # -- records written through the records module: hostile tokens, sizes --------------------------
 def _record(item: int, generator: str, output: str, pieces: list[str], ranks: list[int | None],
-            alternatives: list[str]) -> TokenShiftRecord:
+            alternatives: list[str], analysis: str = "a1") -> TokenShiftRecord:
     offsets, at = [], 0
     for p in pieces:
         start = output.index(p, at)
@@ -176,8 +179,9 @@ def _record(item: int, generator: str, output: str, pieces: list[str], ranks: li
             details[cat].append(PositionDetail(position=j, token=pieces[j], rank=rank,
                                                top=[Alternative(token=a, logprob=-0.5 - k)
                                                     for k, a in enumerate(alternatives)]))
-    return TokenShiftRecord(id=item, generator=generator, analysis="a1", base="hf:tiny", template=TemplateRef(
-        name="urial", sha256="t"), tokenizer=TokenizerRef(name="tiny", sha256="k"), top_k=10,
+    return TokenShiftRecord(
+        id=item, generator=generator, analysis=analysis, base=f"hf:tiny-{analysis}",
+        template=TemplateRef(name="urial", sha256="t"), tokenizer=TokenizerRef(name="tiny", sha256="k"), top_k=10,
         output_sha256=output_hash(output), tokens=len(ranks), counts=counts, unshifted=counts.ratio("unshifted"),
         marginal=counts.ratio("marginal"), shifted=counts.ratio("shifted"), ranks=ranks, offsets=offsets,
         shifted_tokens=details["shifted"], marginal_tokens=details["marginal"])
@@ -231,6 +235,28 @@ def test_hostile_tokens_show_as_text_in_the_browser(chromium: str, hostile_site:
 
 
 @pytest.mark.browser
+def test_two_analyses_of_one_output_colour_a_copy_each(chromium: str, cli: CliRun, tmp_path: Path) -> None:  # noqa: F811
+    output = "one two three"
+    pieces = ["one", " two", " three"]
+    beside = _record(0, "m", output, pieces, [1, 1, 1], ["x"], analysis="a1")
+    run = _written_run(tmp_path / "run", "m", [output], [beside])
+    given = _record(0, "m", output, pieces, [None, 2, 1], ["x"], analysis="a2")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "token_shift.jsonl").write_text(given.model_dump_json() + "\n", encoding="utf-8")
+    site = tmp_path / "site"
+    code, _, err = cli("publish", str(run), "--token-shift", str(tmp_path / "other"), "--out", str(site),
+                       "--bootstrap", "0")
+    assert code == 0, err
+    analyses = json.loads((site / "leaderboard.json").read_text("utf-8"))["token_shift"]
+    assert [(a["base"], a["models"][0]["shifted"]) for a in analyses] == [("hf:tiny-a1", 0.0), ("hf:tiny-a2", 1 / 3)]
+    state, _ = _probe(chromium, site, tmp_path, "probe")
+    shift = state["tokenShift"]
+    assert shift["coloured"] == 2 and shift["texts"] == [output, output]
+    assert shift["spans"] == {"ts-u": 4, "ts-m": 1, "ts-s": 1}
+    assert len(shift["notes"]) == 2 and all("hf:tiny-a" in n for n in shift["notes"])
+
+
+@pytest.mark.browser
 def test_real_analysis_colours_every_token_in_the_browser(chromium: str, analysed: tuple[Path, Path],  # noqa: F811
                                                           cli: CliRun, tmp_path: Path) -> None:
     own, other = analysed
@@ -255,7 +281,7 @@ def test_the_page_stays_bounded_and_the_token_data_go_to_side_files(tmp_path: Pa
     from justeval.board.tables import Settings
     from justeval.board.token_shift_page import section_maker
 
-    items, tokens = 300, 120
+    items, tokens = 150, 80
     runs = []
     for m in range(2):
         outputs, records = [], []
