@@ -107,8 +107,9 @@ def two_stage_means(values: np.ndarray, included: np.ndarray, counts: np.ndarray
     """`resampled_means` where each drawn item's value is the mean of a resample of its repeats.
 
     values, included: items x columns (an item's value is the mean of its repeats); counts:
-    resamples x items; repeats: items x repeats x columns. Drawn in chunks of resamples, so the
-    (chunk x items x repeats x columns) draw stays small."""
+    resamples x items; repeats: items x repeats x columns. The repeats drawn are counted per
+    resample, item and repeat (chunk x items x repeats at a time), and each item's resampled
+    mean is one small matrix product per item."""
     rv, rinc = repeats
     n, most, _ = rv.shape
     have = rinc.any(axis=2) | ~np.isnan(rv).all(axis=2)  # items x repeats: a scoring recorded there
@@ -118,23 +119,27 @@ def two_stage_means(values: np.ndarray, included: np.ndarray, counts: np.ndarray
     rinc = np.take_along_axis(rinc, order[:, :, None], axis=1)
     filled = np.where(rinc, rv, 0.0)
     slot_ok = np.arange(most)[None, :] < per_item[:, None]  # items x repeats
-    rows = np.arange(n)[None, :, None]
     out = np.empty((counts.shape[0], values.shape[1]))
     base = np.where(included, values, 0.0)
+    inc_f = included.astype(np.float64)
+    rinc_f = rinc.astype(np.float64)
+    offsets = (np.arange(n, dtype=np.int64) * most)[None, :, None]
     for start in range(0, counts.shape[0], chunk):
         w = counts[start:start + chunk].astype(np.float64)
-        draw = (rng.random((w.shape[0], n, most)) * per_item[None, :, None]).astype(np.int64)
-        draw = np.minimum(draw, most - 1)
-        use = slot_ok[None, :, :, None]
-        s = (filled[rows, draw] * use).sum(axis=2)       # chunk x items x columns
-        c = (rinc[rows, draw] * use).sum(axis=2)
+        b = w.shape[0]
+        # per resample and item, how often each of its repeats is drawn (as draw_counts does for items)
+        draw = np.minimum((rng.random((b, n, most)) * per_item[None, :, None]).astype(np.int64), most - 1)
+        flat = (draw + offsets + (np.arange(b, dtype=np.int64) * n * most)[:, None, None])[:, slot_ok]
+        wr = np.bincount(flat.ravel(), minlength=b * n * most).reshape(b, n, most).astype(np.float64)
+        wr_items = wr.transpose(1, 0, 2)                          # items x chunk x repeats
+        s = np.matmul(wr_items, filled).transpose(1, 0, 2)        # chunk x items x columns
+        c = np.matmul(wr_items, rinc_f).transpose(1, 0, 2)
         with np.errstate(invalid="ignore", divide="ignore"):
             item = np.where(c > 0, s / np.maximum(c, 1), base[None, :, :])
-        inc = included[None, :, :].astype(np.float64)
-        num = np.einsum("bi,bic->bc", w, item * inc)
-        den = np.einsum("bi,ic->bc", w, inc[0])
+        num = np.einsum("bi,bic->bc", w, item * inc_f[None, :, :])
+        den = w @ inc_f
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + w.shape[0]] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+            out[start:start + b] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     return out
 
 

@@ -85,7 +85,7 @@ def choose(run: ModelRun, gens: dict[ItemId, GenerationStats], *, judge: Sequenc
            template: Sequence[str] | None = None) -> Chosen:
     """See the module docstring."""
     latest: dict[tuple[Any, ...], int] = {}
-    stale: set[ItemId] = set()
+    stale: set[ItemId] = set(run.stale)  # found while the run directory was read
     for k, j in enumerate(run.judgments):
         if not _wanted(j, judge):
             continue

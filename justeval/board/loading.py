@@ -96,6 +96,7 @@ class ModelRun:
     meta: dict[str, Any] = field(default_factory=dict)
     files: list[RecordFile] = field(default_factory=list)
     judgment_refs: list[Ref | None] = field(default_factory=list)  # parallel to `judgments`
+    stale: set[ItemId] = field(default_factory=set)  # items whose judgments judged an output replaced since
 
 
 @dataclass
@@ -182,11 +183,36 @@ def load_run_dir(path: str | Path) -> list[ModelRun]:
             refs.append((len(files) - 1, offset))
     if not gens and not judgments:
         raise EmptyRunDir(rd.path, "no generations.jsonl and no judgments in this run directory")
+    judgments, refs, stale = _current(gens, judgments, refs)
     names = list(dict.fromkeys([g.generator for g in gens] + [j.generator for j in judgments]))
     return [ModelRun(name=n, source=str(rd.path), generations=[g for g in gens if g.generator == n],
                      judgments=[j for j in judgments if j.generator == n], files=files,
-                     judgment_refs=[r for j, r in zip(judgments, refs, strict=True) if j.generator == n])
+                     judgment_refs=[r for j, r in zip(judgments, refs, strict=True) if j.generator == n],
+                     stale=stale.get(n, set()))
             for n in names]
+
+
+def _current(gens: list[GenerationStats], judgments: list[Judgment],
+             refs: list[Ref | None]) -> tuple[list[Judgment], list[Ref | None], dict[str, set[ItemId]]]:
+    """The judgments of the outputs a run directory holds now. One that says which output it
+    judged (`output_sha256`) and judged another than its item's latest generation is left out,
+    counted for the model the item belongs to now; one that judged that very output belongs to
+    that generation's model, whatever generator name it was judged under (an import that
+    replaced the outputs under a new name)."""
+    latest = {g.id: g for g in gens}
+    kept: list[Judgment] = []
+    kept_refs: list[Ref | None] = []
+    stale: dict[str, set[ItemId]] = {}
+    for j, ref in zip(judgments, refs, strict=True):
+        gen = latest.get(j.id)
+        if j.output_sha256 is not None and gen is not None:
+            if gen.sha256 != j.output_sha256:
+                stale.setdefault(gen.generator, set()).add(j.id)
+                continue
+            j.generator = gen.generator
+        kept.append(j)
+        kept_refs.append(ref)
+    return kept, kept_refs, stale
 
 
 def load_upstream_files(paths: Sequence[str | Path]) -> list[ModelRun]:

@@ -143,7 +143,7 @@ def test_import_overwrite_leaves_the_replaced_outputs_not_judged(tmp_path: Path,
     items = tmp_path / "instructions.jsonl"
     items.write_text("".join(json.dumps({"id": i, "instruction": f"QUESTION-{i} please"}) + "\n" for i in range(4)))
     first = tmp_path / "gpt4.jsonl"
-    first.write_text("".join(json.dumps({"id": i, "output": f"answer {i}", "generator": "m"}) + "\n"
+    first.write_text("".join(json.dumps({"id": i, "output": f"answer {i}", "generator": "gpt-4"}) + "\n"
                              for i in range(4)))
     run = tmp_path / "run"
     assert cli("import", str(first), "--out", str(run), "--instructions", str(items))[0] == 0
@@ -153,11 +153,12 @@ def test_import_overwrite_leaves_the_replaced_outputs_not_judged(tmp_path: Path,
         _as_old_records(run)
     second = tmp_path / "gpt35.jsonl"  # item 1's output replaced, the others as they were
     second.write_text("".join(json.dumps({"id": i, "output": "other" if i == 1 else f"answer {i}",
-                                          "generator": "m"}) + "\n" for i in range(4)))
+                                          "generator": "gpt-3.5"}) + "\n" for i in range(4)))
     assert cli("import", str(second), "--out", str(run), "--instructions", str(items), "--overwrite")[0] == 0
     code, out, err = cli("leaderboard", str(run), "--bootstrap", "0", "--format", "json")
     assert code == 0, err
     board = json.loads(out)
+    assert [m["model"] for m in board["models"]] == ["gpt-3.5"]  # no gpt-4 row made of its old judgments
     model = board["models"][0]
     assert model["counts"]["judged"] == 3 and model["counts"]["not_judged"] == 1
     # items 0, 2, 3 keep their scores (i % 5 + 1); item 1's old score (2) is gone
