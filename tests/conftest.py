@@ -44,9 +44,9 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 CliRun = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
-    """Run `justeval ARGS...` through the real entry point; returns (exit code, stdout, stderr)."""
+def make_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    """`justeval ARGS...` through the real entry point, returning (exit code, stdout, stderr):
+    the `cli` fixture, for folders whose conftest shadows it."""
 
     def run(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -60,6 +60,12 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    """Run `justeval ARGS...` through the real entry point; returns (exit code, stdout, stderr)."""
+    return make_cli(monkeypatch, capsys)
 
 
 # -- typed settings for the stage functions, pointed at a loopback server ----------------------

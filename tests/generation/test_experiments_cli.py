@@ -4,13 +4,12 @@ builds generates, a loopback server judges (its score depends on the answer it r
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from justeval.testing.stub_server import Reply, StubRequest, StubServer
-from tests.conftest import CliRun
+from tests.conftest import CliRun, make_cli
 from tests.generation.tiny_hf import build_tiny_llama
 
 ASPECTS = ["helpfulness", "clarity", "factuality", "depth", "engagement"]
@@ -23,20 +22,7 @@ START = (f"# Instruction\n\nsay hello\n\n# Query:\n{TICKS}\nwhat is the cat\n{TI
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
     """`justeval ARGS...` through the real entry point: (exit code, stdout, stderr) (the package
     conftest's `cli` fixture, which tests/generation/conftest.py shadows with an exit-code-only one)."""
-    from justeval.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["justeval", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return make_cli(monkeypatch, capsys)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -16,7 +15,7 @@ from justeval.board.schema import schema
 from justeval.generation.experiments import SweepSettings, run_score, sweep
 from justeval.generation.prompting import PromptSettings
 from justeval.testing.stub_server import StubServer
-from tests.conftest import CliRun
+from tests.conftest import CliRun, make_cli
 from tests.generation.conftest import fast_config
 from tests.generation.test_experiments import DEV, _pool, _specs, _start, server  # noqa: F401 - a fixture
 
@@ -26,20 +25,7 @@ CONFIGS = ["k0", "fixed-k2", "random-fixed-k2", "fixed-k4", "random-fixed-k4"]
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
     """`justeval ARGS...` through the real entry point: (exit code, stdout, stderr)."""
-    from justeval.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["justeval", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return make_cli(monkeypatch, capsys)
 
 
 @pytest.fixture
