@@ -31,6 +31,7 @@ MODEL = "litellm:anthropic/claude-haiku-4-5"
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
+    monkeypatch.setenv("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")  # LiteLLM fetches it otherwise
 
 
 @pytest.fixture
