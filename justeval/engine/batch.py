@@ -196,7 +196,10 @@ class BatchRunner:
     async def _send_chunk(self, path: str, chunk: list[tuple[_Item, bytes]]) -> bool:
         data = b"".join(line for _, line in chunk)
         try:
-            file_id = await self._control(lambda: self.api.upload(data, INPUT_FILENAME))
+            if self.api.local_upload:
+                file_id = await self.api.upload(data, INPUT_FILENAME)
+            else:
+                file_id = await self._control(lambda: self.api.upload(data, INPUT_FILENAME))
         except BackendError as exc:
             self._not_sent([item for item, _ in chunk])
             self.run.fleet.stop_with(f"cannot upload a batch to {self.server}: {exc}")

@@ -98,6 +98,10 @@ class ItemOutcome:
 class BatchAPI(abc.ABC):
     """The calls of a provider's batch interface (each raises BackendError on failure)."""
 
+    #: `upload` only writes a local file (the provider takes requests inline): not a call to
+    #: count in `RunSummary.calls` or to retry
+    local_upload: bool = False
+
     @abc.abstractmethod
     def line(self, custom_id: str, request: Request) -> tuple[str, bytes]:
         """(the endpoint path the batch must name, one JSONL line) for a request."""

@@ -60,6 +60,7 @@ def test_a_batch_carries_the_messages_bodies_and_its_results_match_synchronous_c
         server: AnthropicBatchServer, tmp_path: Path) -> None:
     summary, results = run(server.root, tmp_path / "b", requests(8))
     assert summary.ok == 8 and len(summary.batches_created) == 1 and len(server.batch_bodies) == 1
+    assert summary.calls == sum(server.control_calls.values())  # create, polls, results: no upload call
     (body,) = server.batch_bodies
     first = body["requests"][0]
     assert re.fullmatch(r"[0-9a-f]{64}", first["custom_id"])  # the content hash, within Anthropic's 64 characters

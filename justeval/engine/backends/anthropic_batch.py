@@ -177,6 +177,8 @@ def batch_info(data: dict[str, Any]) -> BatchInfo:
 class AnthropicBatchAPI(BatchAPI):
     """The Message Batches API at the backend's base URL (default api.anthropic.com)."""
 
+    local_upload = True
+
     def __init__(self, backend: LiteLLMBackend) -> None:
         self.backend = backend
         base = backend.base_url or os.environ.get("ANTHROPIC_API_BASE") or os.environ.get("ANTHROPIC_BASE_URL") \
@@ -233,6 +235,8 @@ class AnthropicBatchAPI(BatchAPI):
     def _input_path(self, file_id: str) -> Path:
         if self.folder is None:
             raise BackendError("no folder to keep the batch's requests in", retryable=False)
+        if not re.fullmatch(r"local-[0-9a-f]{32}", file_id):  # the name is part of a path
+            raise BackendError(f"{file_id!r} is not a batch input kept by justeval", retryable=False)
         return self.folder / f"{file_id}.jsonl"
 
     def line(self, custom_id: str, request: Request) -> tuple[str, bytes]:
@@ -247,11 +251,14 @@ class AnthropicBatchAPI(BatchAPI):
         path = self._input_path(file_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise BackendError(f"cannot keep the batch's requests in {path}: {exc}", retryable=False) from exc
         return file_id
 
     def _requests(self, file_id: str) -> list[dict[str, Any]]:
@@ -270,7 +277,7 @@ class AnthropicBatchAPI(BatchAPI):
 
     def forget(self, file_id: str) -> None:
         if self.folder is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, BackendError):
                 self._input_path(file_id).unlink()
 
     async def retrieve(self, batch_id: str) -> BatchInfo:
