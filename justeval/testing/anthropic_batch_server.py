@@ -6,12 +6,12 @@ fallback), and `POST /v1/messages/batches`, `GET /v1/messages/batches[/{id}]`,
 `GET /v1/messages/batches/{id}/results` (the batch's `results_url`, JSONL) and
 `POST /v1/messages/batches/{id}/cancel`. Requests without an `anthropic-version` header or an
 `x-api-key` are refused, as Anthropic does. Each request is answered by a `responder` that sees it
-as an OpenAI-style chat request (system message first), so the stub responders of the other
-servers work here too; a request that forces the `json_tool_call` tool gets the reply's JSON as
-that tool's input. What happens to each batch is scripted with `AnthropicBatchPlan`s, taken in
-creation order (`plans`), else `default_plan`. Everything is recorded: `requests` (every call,
-with its headers), `batch_bodies` (the body of each create), `batches`, and `batched` (how many
-times each custom id was put in a created batch).
+as an OpenAI-style chat request (system message first; the Anthropic body under `params`), so the
+stub responders of the other servers work here too; a request that forces the `json_tool_call`
+tool gets the reply's JSON as that tool's input. What happens to each batch is scripted with
+`AnthropicBatchPlan`s, taken in creation order (`plans`), else `default_plan`. Everything is
+recorded: `requests` (every call, with its headers), `batch_bodies` (the body of each create),
+`batches`, and `batched` (how many times each custom id was put in a created batch).
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ class AnthropicBatchServer(StubServer):
                                                     "message": "messages: system is not a message role"}}
         messages = ([{"role": "system", "content": _text(params["system"])}] if params.get("system") else []) + \
             [{"role": m.get("role"), "content": _text(m.get("content"))} for m in params["messages"]]
-        req = StubRequest(path="/v1/messages", body={"model": params["model"], "messages": messages}, headers={})
+        req = StubRequest(path="/v1/messages", body={"model": params["model"], "messages": messages, "params": params},
+                          headers={})
         reply: Reply = self._next_reply(req)
         if reply.status != 200:
             return reply.status, {"type": "error", "error": {"type": "api_error", "message": reply.text or "error"}}
@@ -129,11 +130,13 @@ class AnthropicBatchServer(StubServer):
         else:
             content = [{"type": "text", "text": reply.text}]
             stop = {"stop": "end_turn", "length": "max_tokens"}.get(reply.finish_reason, reply.finish_reason)
-        prompt = max(1, len(json.dumps(messages)) // 4)
+        given = reply.usage or {}  # the responder's own count, else about one token per four characters
+        prompt = int(given.get("prompt_tokens") or max(1, len(json.dumps(messages)) // 4))
+        output = int(given.get("completion_tokens") or max(1, len(reply.text) // 4))
         read = min(self.cache_read_tokens, prompt)
         return 200, {"id": f"msg_{serial:05d}", "type": "message", "role": "assistant", "model": params["model"],
                      "content": content, "stop_reason": stop, "stop_sequence": None,
-                     "usage": {"input_tokens": prompt - read, "output_tokens": max(1, len(reply.text) // 4),
+                     "usage": {"input_tokens": prompt - read, "output_tokens": output,
                                "cache_read_input_tokens": read, "cache_creation_input_tokens": 0}}
 
     async def _message(self, request: web.Request) -> web.Response:
@@ -142,6 +145,8 @@ class AnthropicBatchServer(StubServer):
         if (refused := self._refused(request)) is not None:
             return refused
         status, answer = self._answer(body, len(self.requests))
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         return web.json_response(answer, status=status)
 
     # -- batches --------------------------------------------------------------------------

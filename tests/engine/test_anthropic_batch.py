@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,18 +86,31 @@ def test_a_batch_carries_the_messages_bodies_and_its_results_match_synchronous_c
         assert r.cost_usd == pytest.approx(call_cost_usd(MODEL, r.completion.usage) / 2)
 
 
-def test_structured_output_is_a_forced_tool_whose_input_is_the_reply(server: AnthropicBatchServer,
-                                                                    tmp_path: Path) -> None:
+@pytest.mark.parametrize(("model", "form"), [("claude-haiku-4-5", "output_format"), ("claude-opus-4-1", "tools")])
+def test_structured_output_is_asked_for_as_litellm_asks_for_it(server: AnthropicBatchServer, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, model: str,
+                                                               form: str) -> None:
+    """Native `output_format` where LiteLLM sends it (newer models), else the forced tool; either
+    way the reply's JSON is the completion's text."""
+    monkeypatch.setattr(sys.modules[__name__], "MODEL", f"litellm:anthropic/{model}")
     server.responder = lambda req: Reply(text='{"score": 4}')
-    schema = {"type": "object", "properties": {"score": {"type": "integer"}}, "required": ["score"]}
+    schema = {"type": "object", "properties": {"score": {"type": "integer"}}, "required": ["score"],
+              "additionalProperties": False}
     fmt = {"type": "json_schema", "json_schema": {"name": "j", "strict": True, "schema": schema}}
     reqs = [Request(key="0", messages=[Message(role="user", content="rate")], params=GenParams(response_format=fmt))]
-    summary, results = run(server.root, tmp_path, reqs)
+    summary, results = run(server.root, tmp_path / "b", reqs)
+    sync, plain = run(server.root, tmp_path / "s", reqs, batch=False, cache=False)
     params = server.batch_bodies[0]["requests"][0]["params"]
-    assert params["tools"] == [{"name": "json_tool_call", "input_schema": schema}]
-    assert params["tool_choice"] == {"type": "tool", "name": "json_tool_call"}
+    sent = next(r for r in server.requests if r.path == "/v1/messages")  # what LiteLLM sent for the same request
+    assert form in params and form in sent.body
+    for name in ("output_format", "tools", "tool_choice"):
+        assert params.get(name) == sent.body.get(name)
+    create = next(r for r in server.requests if r.path == "/v1/messages/batches")
+    assert create.headers.get("anthropic-beta") == sent.headers.get("anthropic-beta")
     assert params["max_tokens"] == 4096  # Anthropic requires one: LiteLLM's default when none is set
-    assert summary.ok == 1 and results[0].completion is not None and results[0].completion.text == '{"score": 4}'
+    assert summary.ok == sync.ok == 1
+    assert results[0].completion is not None and plain[0].completion is not None
+    assert results[0].completion.text == plain[0].completion.text == '{"score": 4}'
 
 
 def test_errored_and_expired_lines_go_into_a_new_batch(server: AnthropicBatchServer, tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ def test_a_claude_judge_in_batch_mode_writes_the_synchronous_records_plus_the_ba
         assert len(srv.batch_bodies) == 1 and set(srv.batched.values()) == {1}
         assert sum(1 for r in srv.requests if r.path == "/v1/messages") == 6  # no ordinary calls in batch mode
         (body,) = srv.batch_bodies
+        sync_body = next(r.body for r in srv.requests if r.path == "/v1/messages")
     sync = {j.id: j.model_dump() for j in RunDir(sync_run).load_judgments()}
     batch = {j.id: j.model_dump() for j in RunDir(batch_run).load_judgments()}
     assert sorted(batch) == sorted(sync) and len(batch) == 6
@@ -60,5 +61,5 @@ def test_a_claude_judge_in_batch_mode_writes_the_synchronous_records_plus_the_ba
         assert record["cost_usd"] == pytest.approx(sync[gid]["cost_usd"] / 2)
     params = body["requests"][0]["params"]
     assert params["model"] == "claude-haiku-4-5" and isinstance(params["max_tokens"], int)
-    assert params["tool_choice"] == {"type": "tool", "name": "json_tool_call"}  # the judge's structured output
+    assert "output_format" in params and params["output_format"] == sync_body["output_format"]  # as LiteLLM asks
     assert all(m["role"] != "system" for r in body["requests"] for m in r["params"]["messages"])

@@ -17,7 +17,9 @@ How it fits the engine's `BatchAPI` (upload a file, create a batch from it):
 - Each request's `params` is what LiteLLM sends for the same chat request: system messages as
   the top-level `system`, `max_tokens` always set (Anthropic requires it; 4096, LiteLLM's
   default, when the request has none), `stop` as `stop_sequences`, and structured output as
-  one forced tool (`json_tool_call`) whose input is returned as the reply's JSON text.
+  LiteLLM asks for it: Anthropic's `output_format` (with its beta header) for the models and
+  schemas LiteLLM sends it for, else one forced tool (`json_tool_call`) whose input is returned
+  as the reply's JSON text.
 - A result is read into the same `Completion` as a synchronous reply through LiteLLM: text,
   usage (prompt tokens include the cache reads and writes, `cached_tokens` the reads), finish
   reason `end_turn`/`stop_sequence`/`tool_use` -> stop, `max_tokens` -> length.
@@ -56,6 +58,8 @@ MAX_BYTES = 256 * 1000 * 1000
 #: max_tokens when a request sets none (LiteLLM's default for Anthropic)
 DEFAULT_MAX_TOKENS = 4096
 JSON_TOOL = "json_tool_call"
+#: the beta that `output_format` (native structured output) needs, as LiteLLM sends it
+STRUCTURED_OUTPUTS_BETA = "structured-outputs-2025-11-13"
 ENDPOINT = "/v1/messages/batches"
 INPUTS_FOLDER = "anthropic-inputs"
 #: batches looked through by `find` (newest first), and the clock skew allowed between us and them
@@ -105,11 +109,33 @@ def message_params(model: str, request: Request) -> dict[str, Any]:
     fmt = p.response_format
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema")
-        body["tools"] = [{"name": JSON_TOOL, "input_schema": schema if isinstance(schema, dict) else
-                          {"type": "object", "properties": {}, "additionalProperties": True}}]
-        body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+        native = _native_output_format(body["model"], fmt, schema)
+        if native is not None:
+            body["output_format"] = native
+        else:
+            body["tools"] = [{"name": JSON_TOOL, "input_schema": schema if isinstance(schema, dict) else
+                              {"type": "object", "properties": {}, "additionalProperties": True}}]
+            body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
     body.update(p.extra)  # provider parameters (--param), sent as LiteLLM passes them on
     return body
+
+
+def _native_output_format(model: str, fmt: dict[str, Any], schema: Any) -> dict[str, Any] | None:
+    """Anthropic's own structured output (`output_format`) where LiteLLM would send it for this
+    model and schema (its decision and its schema filtering, so a batch asks exactly what a
+    synchronous call asks); None: the forced `json_tool_call` tool, as LiteLLM does otherwise."""
+    if not isinstance(schema, dict):
+        return None
+    from justeval.engine.pricing import load_litellm
+
+    try:
+        config = load_litellm().AnthropicConfig()
+        if not config.uses_native_structured_output_for_schema(model, schema, {}):
+            return None
+        made = config.map_response_format_to_anthropic_output_format(fmt)
+    except Exception:  # a LiteLLM without these helpers: the tool works on every Claude model
+        return None
+    return dict(made) if made else None
 
 
 def parse_message(message: dict[str, Any]) -> Completion:
@@ -193,20 +219,23 @@ class AnthropicBatchAPI(BatchAPI):
         self._session: aiohttp.ClientSession | None = None
 
     # -- HTTP -----------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, beta: str | None = None) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, "content-type": "application/json"}
+        if beta:
+            headers["anthropic-beta"] = beta
         key = self.backend.api_key() or os.environ.get("ANTHROPIC_API_KEY")
         if key:
             headers["x-api-key"] = key
         return headers
 
-    async def _call(self, method: str, url: str, body: Any = None, *, raw: bool = False) -> Any:
+    async def _call(self, method: str, url: str, body: Any = None, *, raw: bool = False,
+                    beta: str | None = None) -> Any:
         import aiohttp
 
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
         try:
-            async with self._session.request(method, url, headers=self._headers(),
+            async with self._session.request(method, url, headers=self._headers(beta),
                                              data=None if body is None else json.dumps(body, ensure_ascii=False)
                                              .encode("utf-8")) as response:
                 data = await response.read()
@@ -272,7 +301,9 @@ class AnthropicBatchAPI(BatchAPI):
 
     async def create(self, file_id: str, endpoint: str, *, window: str, metadata: dict[str, str]) -> BatchInfo:
         # Anthropic has no completion window (a batch ends within 24 h) and no metadata
-        made = await self._call("POST", self.base + ENDPOINT, {"requests": self._requests(file_id)})
+        requests = self._requests(file_id)
+        beta = STRUCTURED_OUTPUTS_BETA if any("output_format" in (r.get("params") or {}) for r in requests) else None
+        made = await self._call("POST", self.base + ENDPOINT, {"requests": requests}, beta=beta)
         return batch_info(made)
 
     def forget(self, file_id: str) -> None:
