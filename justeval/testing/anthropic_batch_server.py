@@ -65,8 +65,9 @@ class AnthropicBatchServer(StubServer):
     to give `--base-url`)."""
 
     def __init__(self, *args: Any, default_plan: AnthropicBatchPlan | None = None,
-                 cache_read_tokens: int = 0, **kwargs: Any) -> None:
+                 cache_read_tokens: int = 0, results_root: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.results_root = results_root  # another host to name in results_url (a hostile reply)
         self.default_plan = default_plan or AnthropicBatchPlan()
         self.plans: deque[AnthropicBatchPlan] = deque()
         self.cache_read_tokens = cache_read_tokens
@@ -253,8 +254,9 @@ class AnthropicBatchServer(StubServer):
             else:
                 counts["succeeded"] += 1
                 batch.results.append({"custom_id": custom_id, "result": {"type": "succeeded", "message": answer}})
+        where = self.results_root or self.root
         batch.data.update(processing_status="ended", request_counts=counts, ended_at=_iso(time.time()),
-                          results_url=f"{self.root}/v1/messages/batches/{batch.data['id']}/results")
+                          results_url=f"{where}/v1/messages/batches/{batch.data['id']}/results")
 
 
 def _error(status: int, kind: str, message: str) -> web.Response:

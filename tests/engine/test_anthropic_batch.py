@@ -200,3 +200,10 @@ def test_the_sync_fallback_sends_unfinished_lines_as_ordinary_messages_calls(ser
     assert sum(1 for r in server.requests if r.path == "/v1/messages") == 3
     assert sum(1 for r in results if r.batch_id is None) == 3
 
+
+
+def test_results_are_fetched_from_the_configured_server_whatever_host_the_reply_names(tmp_path: Path) -> None:
+    """The API key goes with the download: it must not follow a results_url to another host."""
+    with AnthropicBatchServer(results_root="http://127.0.0.2:9") as srv:
+        summary, _results = run(srv.root, tmp_path, requests(3))
+        assert summary.ok == 3 and srv.control_calls["results"] == 1

@@ -39,6 +39,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from justeval.engine.batch_api import BatchAPI, BatchInfo, ItemOutcome, RequestCounts
 from justeval.engine.httperrors import is_retryable_status, parse_retry_after
@@ -341,7 +342,13 @@ class AnthropicBatchAPI(BatchAPI):
         return batch_info(best) if best is not None else None
 
     async def download(self, file_id: str) -> bytes:
-        return bytes(await self._call("GET", file_id, raw=True))  # the batch's results_url
+        """The batch's `results_url`, always fetched from the configured server's host: the API
+        key is never sent to another host that a reply names."""
+        parts, ours = urlsplit(file_id), urlsplit(self.base)
+        url = file_id
+        if (parts.scheme, parts.netloc) != (ours.scheme, ours.netloc):
+            url = f"{ours.scheme}://{ours.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        return bytes(await self._call("GET", url, raw=True))
 
     async def cancel(self, batch_id: str) -> BatchInfo:
         return batch_info(await self._call("POST", f"{self.base}{ENDPOINT}/{batch_id}/cancel"))
