@@ -207,3 +207,14 @@ def test_results_are_fetched_from_the_configured_server_whatever_host_the_reply_
     with AnthropicBatchServer(results_root="http://127.0.0.2:9") as srv:
         summary, _results = run(srv.root, tmp_path, requests(3))
         assert summary.ok == 3 and srv.control_calls["results"] == 1
+
+
+def test_a_request_the_messages_api_cannot_take_is_an_error_record_and_the_rest_are_sent(
+        server: AnthropicBatchServer, tmp_path: Path) -> None:
+    reqs = requests(3)
+    reqs[1] = reqs[1].model_copy(update={"params": reqs[1].params.model_copy(update={"seed": 7})})
+    summary, results = run(server.root, tmp_path, reqs)
+    assert summary.ok == 2 and summary.errors == 1
+    (failed,) = [r for r in results if r.status == "error"]
+    assert failed.request.key == "1" and "does not take seed" in (failed.error or "")
+    assert len(server.batch_bodies[0]["requests"]) == 2
