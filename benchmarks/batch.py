@@ -1,5 +1,7 @@
-"""Judge-sized requests through batch mode against the loopback Files + Batches server, beside the
-same requests sent as ordinary calls: HTTP calls, wall time, and cost at a real model's prices.
+"""Judge-sized requests through batch mode against the loopback Files + Batches server (or, with
+`--provider anthropic`, the loopback Message Batches server and a `litellm:anthropic/` judge),
+beside the same requests sent as ordinary calls: HTTP calls, wall time, and cost at a real
+model's prices.
 
 The requests are the judge's own (`judging.prompts.build_item` with the built-in templates and
 structured output) for real outputs from ../shared/data when present, else for synthetic ones.
@@ -11,6 +13,7 @@ takes minutes to hours (within 24 h).
 
     python benchmarks/batch.py                       # 1000 items, priced as gpt-4o-mini
     python benchmarks/batch.py --items 200 --price-as gpt-4o
+    python benchmarks/batch.py --provider anthropic  # priced as claude-haiku-4-5
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark-not-a-real-key")
+os.environ.setdefault("ANTHROPIC_API_KEY", "sk-ant-benchmark-not-a-real-key")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 import justeval.engine  # noqa: F401 - registers the backends
 from justeval.engine.backend_spec import BackendSpec
@@ -35,6 +40,7 @@ from justeval.engine.types import GenParams
 from justeval.judging.estimate import estimate_judge_modes
 from justeval.judging.prompts import JudgeItem, JudgeTemplates, build_item
 from justeval.records import Generation, Usage
+from justeval.testing.anthropic_batch_server import AnthropicBatchPlan, AnthropicBatchServer
 from justeval.testing.batch_server import BatchPlan, BatchServer
 from justeval.testing.stub_server import Reply, StubRequest
 
@@ -56,14 +62,15 @@ def generations(n: int) -> tuple[list[Generation], str]:
 
 def judge_reply(req: StubRequest) -> Reply:
     """A judge's JSON reply, with usage counted as the provider would (model tokenizer)."""
-    text = json.dumps(req.body.get("response_format") or {})
+    anthropic = req.body.get("params") or {}  # the Anthropic body, on the Message Batches server
+    schema = req.body.get("response_format") or anthropic.get("output_format") or anthropic.get("tools")
+    text = json.dumps(schema or {})
     aspects = ["safety"] if '"safety"' in text else REGULAR
     reply = json.dumps({a: {"rationale": f"The answer handles {a} reasonably well overall.", "score": 4}
                         for a in aspects})
     messages = req.body.get("messages") or []
     prompt = sum(count_tokens(str(m.get("content", "")), "gpt-4o") + 4 for m in messages) + 3
-    prompt += count_tokens(json.dumps(req.body.get("response_format"), separators=(",", ":")), "gpt-4o") \
-        if req.body.get("response_format") else 0
+    prompt += count_tokens(json.dumps(schema, separators=(",", ":")), "gpt-4o") if schema else 0
     return Reply(text=reply, usage={"prompt_tokens": prompt, "completion_tokens": count_tokens(reply, "gpt-4o")})
 
 
@@ -78,11 +85,17 @@ def priced(results: list[CallResult], model: str, *, batch: bool) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--price-as", default="gpt-4o-mini", help="model whose list prices price the usage")
+    parser.add_argument("--provider", choices=["openai", "anthropic"], default="openai",
+                        help="the batch API: OpenAI's Files + Batches, or Anthropic's Message Batches")
+    parser.add_argument("--price-as", default=None, help="model whose list prices price the usage (default "
+                        "gpt-4o-mini; claude-haiku-4-5 with --provider anthropic)")
     parser.add_argument("--processing-s", type=float, default=2.0, help="the loopback provider's time per batch")
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per ordinary call (sync comparison)")
     parser.add_argument("--concurrency", type=int, default=16, help="ordinary calls in flight (sync comparison)")
     args = parser.parse_args()
+    anthropic = args.provider == "anthropic"
+    args.price_as = args.price_as or ("claude-haiku-4-5" if anthropic else "gpt-4o-mini")
+    spec_name = f"litellm:anthropic/{args.price_as}" if anthropic else f"openai:{args.price_as}"
 
     gens, source = generations(args.items)
     templates = JudgeTemplates.load()
@@ -90,19 +103,26 @@ def main() -> int:
                                          judge_system=None, max_words=-1, structured=True) for g in gens]
     requests = [it.request for it in items]
     started = time.perf_counter()
-    estimate = estimate_judge_modes(items, f"openai:{args.price_as}", max_tokens=1024)
+    estimate = estimate_judge_modes(items, spec_name, max_tokens=1024)
     estimate_s = time.perf_counter() - started
 
-    with BatchServer(judge_reply, default_plan=BatchPlan(processing_s=args.processing_s),
-                     latency=args.latency) as server, tempfile.TemporaryDirectory() as tmp:
-        spec = BackendSpec(spec=f"openai:{args.price_as}", base_urls=[server.base_url])
+    server: BatchServer | AnthropicBatchServer = \
+        AnthropicBatchServer(judge_reply, default_plan=AnthropicBatchPlan(processing_s=args.processing_s),
+                             latency=args.latency) if anthropic else \
+        BatchServer(judge_reply, default_plan=BatchPlan(processing_s=args.processing_s), latency=args.latency)
+    with server, tempfile.TemporaryDirectory() as tmp:
+        spec = BackendSpec(spec=spec_name, base_urls=[server.root if isinstance(server, AnthropicBatchServer)
+                                                      else server.base_url])
         batch_results: list[CallResult] = []
         config = EngineConfig(batch=True, batch_dir=Path(tmp), cache=False, progress=False, batch_poll_s=0.5,
                               batch_poll_max_s=2.0)
         start = time.perf_counter()
         batch = Engine(spec, config).run_sync(requests, batch_results.append)
         batch_wall = time.perf_counter() - start
-        input_bytes = sum(len(server.files[b.data["input_file_id"]]) for b in server.batches.values())
+        if isinstance(server, AnthropicBatchServer):  # requests inline: the bytes of the create bodies
+            input_bytes = sum(len(json.dumps(b).encode("utf-8")) for b in server.batch_bodies)
+        else:
+            input_bytes = sum(len(server.files[b.data["input_file_id"]]) for b in server.batches.values())
 
         sync_results: list[CallResult] = []
         start = time.perf_counter()
@@ -116,7 +136,8 @@ def main() -> int:
     sync_cost = priced(sync_results, args.price_as, batch=False)
     print(f"batch judge : {len(requests)} judge requests from {source}, priced as {args.price_as}")
     print(f"  batch mode: {batch.ok} ok, {batch.errors} errors, {len(batch.batches_created)} batch "
-          f"({input_bytes / 1e6:.1f} MB uploaded), {batch.calls} HTTP calls, wall {batch_wall:.2f} s "
+          f"({input_bytes / 1e6:.1f} MB {'sent inline' if anthropic else 'uploaded'}), {batch.calls} HTTP calls, "
+          f"wall {batch_wall:.2f} s "
           f"(loopback processing {args.processing_s:g} s), cost ${batch_cost:.4f}")
     print(f"  ordinary  : {sync.ok} ok, {sync.errors} errors, {sync.calls} HTTP calls, wall {sync_wall:.2f} s "
           f"(L={args.latency * 1000:.0f} ms, C={args.concurrency}), cost ${sync_cost:.4f}")

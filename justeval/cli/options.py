@@ -82,8 +82,9 @@ MaxRetryAfterOpt = Annotated[float | None, typer.Option(
     "ends the run with that reason (exit 1)", rich_help_panel=ENGINE)]
 # Sets EngineConfig.batch.
 BatchOpt = Annotated[bool | None, typer.Option(
-    "--batch/--no-batch", help="send through the provider's Batch API (OpenAI and compatible providers): about "
-    "half the price, results within 24 h; a closed terminal loses nothing: run the same command again to collect",
+    "--batch/--no-batch", help="send through the provider's Batch API (openai: backends; litellm:anthropic/ "
+    "through Anthropic's Message Batches): about half the price, results within 24 h; a closed terminal loses "
+    "nothing: run the same command again to collect",
     rich_help_panel=ENGINE)]
 # Sets EngineConfig.batch_wait.
 WaitOpt = Annotated[bool | None, typer.Option(

@@ -74,12 +74,14 @@ class BatchRunner:
         api = self.backend.batch_api()
         if api is None:
             raise UsageError(f"{self.backend.spec} has no batch interface: batch mode needs an openai: backend "
-                             "(OpenAI or a provider with the same Batch API); run without --batch")
+                             "(OpenAI or a provider with the same Batch API) or litellm:anthropic/MODEL "
+                             "(Anthropic's Message Batches); run without --batch")
         self.api: BatchAPI = api
         if self.config.batch_dir is None:
             raise JustevalError("batch mode needs a folder to keep its state in (EngineConfig.batch_dir: the run "
                                 "directory)")
         self.state = BatchState(self.config.batch_dir)
+        self.api.keep_inputs_in(self.config.batch_dir)
         self.identity = identity_digest(run.identity)
         self.items: dict[str, _Item] = {}
         self.open: dict[str, BatchEntry] = {}   # by batch id
@@ -139,11 +141,13 @@ class BatchRunner:
                 if found is None:
                     if not any(cid in self.items for cid in entry.custom_ids):
                         self.state.abandoned(entry, "not created, and no longer asked for")
+                        self.api.forget(entry.file_id)
                         continue
                     if not await self._create(entry):
                         return
                     continue
                 self.state.created(entry, found.id)
+                self.api.forget(entry.file_id)
             assert entry.batch_id is not None
             self.open[entry.batch_id] = entry
             for cid in entry.custom_ids:
@@ -165,7 +169,12 @@ class BatchRunner:
         limit_n, limit_bytes = self.config.batch_max_requests, self.config.batch_max_bytes
         groups: dict[str, list[tuple[_Item, bytes]]] = {}
         for item in items:
-            path, line = self.api.line(item.custom_id, item.requests[0])
+            try:
+                path, line = self.api.line(item.custom_id, item.requests[0])
+            except BackendError as exc:  # a request this provider's batches cannot take
+                item.error = str(exc)
+                self._fail(item)
+                continue
             if len(line) > limit_bytes:
                 item.error = f"request of {len(line):,} bytes exceeds the batch file limit ({limit_bytes:,} bytes)"
                 self._fail(item)
@@ -187,7 +196,10 @@ class BatchRunner:
     async def _send_chunk(self, path: str, chunk: list[tuple[_Item, bytes]]) -> bool:
         data = b"".join(line for _, line in chunk)
         try:
-            file_id = await self._control(lambda: self.api.upload(data, INPUT_FILENAME))
+            if self.api.local_upload:
+                file_id = await self.api.upload(data, INPUT_FILENAME)
+            else:
+                file_id = await self._control(lambda: self.api.upload(data, INPUT_FILENAME))
         except BackendError as exc:
             self._not_sent([item for item, _ in chunk])
             self.run.fleet.stop_with(f"cannot upload a batch to {self.server}: {exc}")
@@ -207,9 +219,11 @@ class BatchRunner:
                 self.run.fleet.stop_with(f"cannot create a batch at {self.server}: {exc}")
             else:
                 self.state.abandoned(entry, str(exc))
+                self.api.forget(entry.file_id)
                 self.run.fleet.stop_with(f"{self.server} refused the batch: {exc}")
             return False
         self.state.created(entry, info.id)
+        self.api.forget(entry.file_id)
         self.run.summary.batches_created.append(info.id)
         self.open[info.id] = entry
         self.infos[info.id] = info

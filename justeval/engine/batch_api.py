@@ -1,15 +1,18 @@
 """The provider batch interface the engine's batch mode talks to: upload a JSONL file of
 requests, create a batch over it, look at it, download its output and error files.
 
-One implementation today, `justeval.engine.backends.openai_batch.OpenAIBatchAPI` (the OpenAI
-Batch API, which OpenAI-compatible providers copy). The types here are the provider-neutral
-view the runner (`justeval.engine.batch`) needs.
+Two implementations: `justeval.engine.backends.openai_batch.OpenAIBatchAPI` (the OpenAI Batch
+API, which OpenAI-compatible providers copy) and
+`justeval.engine.backends.anthropic_batch.AnthropicBatchAPI` (Anthropic's Message Batches, which
+take their requests inline: its "upload" keeps the lines in the run directory). The types here
+are the provider-neutral view the runner (`justeval.engine.batch`) needs.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -95,9 +98,20 @@ class ItemOutcome:
 class BatchAPI(abc.ABC):
     """The calls of a provider's batch interface (each raises BackendError on failure)."""
 
+    #: `upload` only writes a local file (the provider takes requests inline): not a call to
+    #: count in `RunSummary.calls` or to retry
+    local_upload: bool = False
+
     @abc.abstractmethod
     def line(self, custom_id: str, request: Request) -> tuple[str, bytes]:
         """(the endpoint path the batch must name, one JSONL line) for a request."""
+
+    def keep_inputs_in(self, folder: Path) -> None:  # noqa: B027 - optional hook
+        """The run directory, for a provider without file uploads to keep its batch inputs in
+        until the batch made from them is recorded."""
+
+    def forget(self, file_id: str) -> None:  # noqa: B027 - optional hook
+        """The batch made from this input is recorded (or was refused): a kept input may go."""
 
     @abc.abstractmethod
     async def upload(self, data: bytes, filename: str) -> str:

@@ -55,6 +55,7 @@ class LiteLLMBackend(Backend):
         self.completion = completion
         self.timeout = timeout
         self._api_key = api_key  # None: LiteLLM reads the provider's own variable
+        self._batch: Any = None
 
     @classmethod
     def find_key(cls, model: str, base_url: str | None) -> str | None:
@@ -94,6 +95,30 @@ class LiteLLMBackend(Backend):
 
         return cost_usd(self.model, usage)
 
+    def api_key(self) -> str | None:
+        """The key given with --api-key-env, if any (else the provider's own variable applies)."""
+        return self._api_key
+
+    def batch_api(self) -> Any:
+        """Anthropic's Message Batches for `anthropic/` models (spoken directly, not through
+        LiteLLM); None for every other provider, which batch mode then refuses."""
+        from justeval.engine.backends.anthropic_batch import AnthropicBatchAPI, supports
+
+        if not supports(self.model):
+            return None
+        if self._batch is None:
+            self._batch = AnthropicBatchAPI(self)
+        return self._batch
+
+    def batch_cost_usd(self, usage: Usage) -> float | None:
+        from justeval.engine.backends.anthropic_batch import supports
+
+        if not supports(self.model) or self.cost_usd(usage) is None:
+            return None  # no batch mode for this provider, or no price
+        from justeval.engine.costs import call_cost_usd
+
+        return call_cost_usd(self.model, usage, batch=True)
+
     async def complete(self, request: Request) -> Completion:
         from justeval.engine.pricing import load_litellm
 
@@ -129,6 +154,8 @@ class LiteLLMBackend(Backend):
         (another run would simply open new ones)."""
         from justeval.engine.pricing import load_litellm
 
+        if self._batch is not None:
+            await self._batch.aclose()
         litellm = load_litellm()
         with contextlib.suppress(Exception):
             await litellm.close_litellm_async_clients()
