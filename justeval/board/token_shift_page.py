@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -261,25 +262,17 @@ def token_row(i: int, record: _PageRecord, text: str, strings: _Strings) -> list
     kept = 0
     while kept < limit and offsets[kept][0] < PREVIEW_CHARS:
         kept += 1
-    reach = max((e for _, e in offsets[:kept]), default=0)
+    shown = offsets[:kept]
+    reach = max(map(itemgetter(1), shown), default=0)
     table = _utf16(text[:reach])
-    spans: list[int] = []
-    end = 0
-    if table is None:
-        for start, stop in offsets[:kept]:
-            spans += (start - end, stop - start)
-            end = stop
-    elif max((s for s, _ in offsets[:kept]), default=0) < len(table) > reach:
-        for start, stop in offsets[:kept]:  # every offset within the table (the output holds them)
-            start, stop = table[start], table[stop]
-            spans += (start - end, stop - start)
-            end = stop
-    else:
-        last = len(table) - 1
-        for start, stop in offsets[:kept]:
-            start, stop = table[min(start, last)], table[min(stop, last)]
-            spans += (start - end, stop - start)
-            end = stop
+    if table is not None:  # code points to UTF-16 units
+        if max(map(itemgetter(0), shown), default=0) < len(table) > reach:  # all inside the output
+            shown = [(table[start], table[stop]) for start, stop in shown]
+        else:
+            last = len(table) - 1
+            shown = [(table[min(start, last)], table[min(stop, last)]) for start, stop in shown]
+    ends = [0, *map(itemgetter(1), shown)]
+    spans = [n for (start, stop), end in zip(shown, ends, strict=False) for n in (start - end, stop - start)]
     ranks = [r or 0 for r in record.ranks[:kept]]
     details = []
     pool = strings.index  # strings() inlined: the loop below runs some 400 times an output
