@@ -59,7 +59,11 @@ _OWN_FILE = re.compile(r"^m\d{3}-(?:\d{4}|full-\d{4})\.js$")
 
 def script_json(data: Any) -> Markup:
     """JSON that is safe inside a <script> element: no `<`, `>` or `&` survives unescaped."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return script_safe(json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+
+
+def script_safe(text: str) -> Markup:
+    """Compact JSON text made safe inside a <script> element (see script_json)."""
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)

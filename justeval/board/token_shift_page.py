@@ -27,29 +27,35 @@ textContent, so a token such as `</script><img onerror=...>` shows as text.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
+import pydantic_core
 from markupsafe import Markup, escape
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing_extensions import NotRequired, TypedDict
 
 from justeval.board.line_chart import Point, Series, line_chart
 from justeval.board.loading import ModelItems
-from justeval.board.page_items import ITEMS_DIR, PREVIEW_CHARS, _Reader, script_json
+from justeval.board.page_items import ITEMS_DIR, PREVIEW_CHARS, _Reader, script_json, script_safe
 from justeval.board.publish import PageSection, SiteContext
 from justeval.board.tables import Leaderboard
 from justeval.errors import InputError
 from justeval.ids import ItemId, normalize_id
-from justeval.jsonl import atomic_output
+from justeval.jsonl import _first_error, atomic_output
 from justeval.paths import data_dir
+from justeval.records import Category as ItemCategory
 from justeval.streaming import iter_records
-from justeval.tokenshift.records import RECORDS_FILE, TokenShiftRecord
-from justeval.tokenshift.report import ModelShift, summarize
+from justeval.tokenshift.records import RECORDS_FILE, ShiftCounts, TokenShiftRecord
+from justeval.tokenshift.report import ModelShift, ShiftTally
 
 MAX_ALTERNATIVES = 5
 TOP_TOKENS = 10
@@ -86,6 +92,45 @@ class _Head(BaseModel):
     @classmethod
     def _id(cls, v: Any) -> ItemId:
         return normalize_id(v)
+
+
+class _Alternative(TypedDict):
+    token: str
+    logprob: float
+
+
+class _Detail(TypedDict):
+    position: int
+    token: str
+    output_token: NotRequired[str | None]
+    top: NotRequired[list[_Alternative]]
+
+
+class _PageRecord(BaseModel):
+    """What the second pass reads of a record: every field the section or a side file uses, typed
+    as in `TokenShiftRecord`, and nothing else. Why not the whole record: validating each of its
+    per-token alternatives into a pydantic object took most of the time of a publish (about 7 ms
+    a record of 300 tokens); here the details are plain dicts, checked by the same validator."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    generator: str
+    category: ItemCategory = "regular"
+    task_types: list[str] = Field(default_factory=list)
+    status: Literal["ok", "error"] = "ok"
+    output_sha256: str
+    tokens: int = 0
+    truncated_from: int | None = None
+    counts: ShiftCounts = Field(default_factory=ShiftCounts)
+    ranks: list[int | None] = Field(default_factory=list)
+    offsets: list[tuple[int, int]] | None = None
+    shifted_tokens: list[_Detail] = Field(default_factory=list)
+    marginal_tokens: list[_Detail] = Field(default_factory=list)
+    aligned_agreement: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
 
 
 def _scan(path: Path, model: int) -> ShiftSource:
@@ -178,14 +223,17 @@ def output_hash(text: str) -> str:
     return stage_hash(text)
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def _utf16(text: str) -> list[int] | None:
     """Cumulative UTF-16 length per code point (None when every character is one unit)."""
-    if text.isascii() or all(ord(c) < 0x10000 for c in text):
+    astral = [m.start() for m in _ASTRAL.finditer(text)]
+    if not astral:
         return None
-    table, n = [0], 0
-    for c in text:
-        n += 2 if ord(c) >= 0x10000 else 1
-        table.append(n)
+    table = list(range(len(text) + 1))
+    for extra, (at, nxt) in enumerate(zip(astral, [*astral[1:], len(text)], strict=True), start=1):
+        table[at + 1:nxt + 1] = range(at + 1 + extra, nxt + 1 + extra)
     return table
 
 
@@ -204,41 +252,52 @@ class _Strings:
         return k
 
 
-def token_row(i: int, record: TokenShiftRecord, text: str, strings: _Strings) -> list[Any]:
+def token_row(i: int, record: _PageRecord, text: str, strings: _Strings) -> list[Any]:
     """[item, [unshifted, marginal, shifted], tokens, truncated_from, ranks, spans, details] of one
     output: ranks (0: outside the top-k) and spans (start - previous end, length; UTF-16 units)
     of the tokens that start within the first PREVIEW_CHARS characters; details: per marginal or
     shifted one among them [position, token, output token or -1, [alternative, logprob, ...]]."""
     offsets = record.offsets or []
+    limit = min(len(offsets), len(record.ranks))
     kept = 0
-    while kept < len(offsets) and kept < len(record.ranks) and offsets[kept][0] < PREVIEW_CHARS:
+    while kept < limit and offsets[kept][0] < PREVIEW_CHARS:
         kept += 1
-    table = _utf16(text[: max((e for _, e in offsets[:kept]), default=0)])
-    ranks, spans, end = [], [], 0
-    for j in range(kept):
-        start, stop = offsets[j]
-        if table is not None:
-            start, stop = table[min(start, len(table) - 1)], table[min(stop, len(table) - 1)]
-        spans += [start - end, stop - start]
-        end = stop
-        ranks.append(record.ranks[j] or 0)
+    shown = offsets[:kept]
+    reach = max(map(itemgetter(1), shown), default=0)
+    table = _utf16(text[:reach])
+    if table is not None:  # code points to UTF-16 units
+        if max(map(itemgetter(0), shown), default=0) < len(table) > reach:  # all inside the output
+            shown = [(table[start], table[stop]) for start, stop in shown]
+        else:
+            last = len(table) - 1
+            shown = [(table[min(start, last)], table[min(stop, last)]) for start, stop in shown]
+    ends = [0, *map(itemgetter(1), shown)]
+    spans = [n for (start, stop), end in zip(shown, ends, strict=False) for n in (start - end, stop - start)]
+    ranks = [r or 0 for r in record.ranks[:kept]]
     details = []
-    for d in sorted([*record.marginal_tokens, *record.shifted_tokens], key=lambda d: d.position):
-        if d.position >= kept:
+    pool = strings.index  # strings() inlined: the loop below runs some 400 times an output
+    for d in sorted([*record.marginal_tokens, *record.shifted_tokens], key=lambda d: d["position"]):
+        if d["position"] >= kept:
             continue
         alternatives: list[Any] = []
-        for a in d.top[:MAX_ALTERNATIVES]:
-            alternatives += [strings(a.token), round(a.logprob, 3) if math.isfinite(a.logprob) else None]
-        details.append([d.position, strings(d.token), strings(d.output_token), alternatives])
+        for a in d.get("top", [])[:MAX_ALTERNATIVES]:
+            token, logprob = a["token"], a["logprob"]
+            k = pool.get(token)
+            if k is None:
+                k = pool[token] = len(pool)
+            alternatives += (k, round(logprob, 3) if -math.inf < logprob < math.inf else None)
+        details.append([d["position"], strings(d["token"]), strings(d.get("output_token")), alternatives])
     c = record.counts
     return [i, [c.unshifted, c.marginal, c.shifted], record.tokens, record.truncated_from, ranks, spans, details]
 
 
-def _slim(record: TokenShiftRecord) -> TokenShiftRecord:
-    """What `summarize` reads of a record, without the offsets and alternatives (held for every item)."""
-    return record.model_copy(update={
-        "offsets": None, "marginal_tokens": [],
-        "shifted_tokens": [d.model_copy(update={"top": []}) for d in record.shifted_tokens]})
+def _tally(tally: ShiftTally, record: _PageRecord) -> None:
+    """What `summarize` reads of a kept record, added to the model's tally."""
+    c = record.counts
+    tally.add(ok=record.ok, generator=record.generator, counts=(c.unshifted, c.marginal, c.shifted),
+              category=record.category, task_types=record.task_types, tokens=record.tokens,
+              truncated_from=record.truncated_from, ranks=record.ranks,
+              shifted_tokens=(d["token"] for d in record.shifted_tokens), aligned_agreement=record.aligned_agreement)
 
 
 class _ChunkFile:
@@ -251,8 +310,11 @@ class _ChunkFile:
 
     def write(self) -> Path:
         body = {"source": self.source, "chunk": self.chunk, "strings": list(self.strings.index), "rows": self.rows}
+        # the text script_json writes (compact, not ASCII-escaped), four times as fast: rows are
+        # ints, strings and finite floats only (token_row writes a non-finite logprob as None)
+        text = script_safe(pydantic_core.to_json(body).decode("utf-8"))
         with atomic_output(self.path) as fh:
-            fh.write(f"justevalShift({script_json(body)});\n")
+            fh.write(f"justevalShift({text});\n")
         self.path.chmod(0o644)
         return self.path
 
@@ -269,6 +331,21 @@ class SourceResult:
     not_analysed: int = 0
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while records are read: each record makes some
+    thousand dicts and lists (freed by reference counting, none in a cycle), and every few
+    hundred of them set off a collection that walks all live objects, the whole board too;
+    that took a third of the time. The collector's earlier state comes back afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[dict[str, Any]] | None,
                  folder: Path, written: list[Path]) -> SourceResult:
     """Read one file's latest records for the model's items, write their side files (when the
@@ -277,15 +354,15 @@ def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[d
     mean_tokens = sum(min(t, 1500) for t in source.tokens.values()) / max(1, len(source.tokens))
     per_chunk = int(min(500, max(5, CHUNK_BYTES // (mean_tokens * 14 + 200))))
     status = [NONE] * len(items or [])
-    kept: list[TokenShiftRecord] = []
-    result = SourceResult(summary=summarize([]), status="", chunk_items=per_chunk)
+    tally = ShiftTally()
+    result = SourceResult(summary=tally.summary(), status="", chunk_items=per_chunk)
     board_ids = set(mi.ids)
     result.not_on_board = sum(1 for i in source.offsets if i not in board_ids)
     reader = _Reader(mi.files)
     current: _ChunkFile | None = None
     order = sorted(range(len(mi.ids)), key=lambda k: position.get(mi.ids[k], k))
     try:
-        with open(source.path, "rb") as fh:
+        with open(source.path, "rb") as fh, _no_cycle_collection():
             for k in order:
                 item_id = mi.ids[k]
                 offset = source.offsets.get(item_id)
@@ -293,7 +370,7 @@ def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[d
                     result.not_analysed += not bool(mi.gen_error[k])
                     continue
                 output = reader.generation(mi.gen_refs[k], item_id)[0] if mi.gen_refs and mi.gen_refs[k] else None
-                record = _read(source.path, offset, fh)
+                record = _read_page(source.path, offset, fh, item_id)
                 n = position.get(item_id)
                 if not record.ok:
                     result.failed += 1
@@ -302,7 +379,7 @@ def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[d
                     result.stale += 1
                     letter = STALE
                 else:
-                    kept.append(_slim(record))
+                    _tally(tally, record)
                     letter = COLOURED if record.offsets else NO_OFFSETS
                     result.no_offsets += letter == NO_OFFSETS
                     if n is not None and letter == COLOURED and output is not None:
@@ -322,8 +399,8 @@ def write_source(number: int, source: ShiftSource, mi: ModelItems, items: list[d
     finally:
         reader.close()
     first = source.first
-    result.summary = summarize(kept, run=mi.source, records_path=str(source.path),
-                               generator=first.generator if first else mi.model, top_tokens=TOP_TOKENS)
+    result.summary = tally.summary(run=mi.source, records_path=str(source.path),
+                                   generator=first.generator if first else mi.model, top_tokens=TOP_TOKENS)
     result.status = "".join(status)
     return result
 
@@ -342,6 +419,25 @@ def _read(path: Path, offset: int, fh: IO[bytes] | None) -> TokenShiftRecord:
     except ValueError as exc:
         raise InputError(path, f"changed while the page was written (the record at byte {offset} no longer "
                          "reads); publish again") from exc
+
+
+def _read_page(path: Path, offset: int, fh: IO[bytes], item_id: ItemId) -> _PageRecord:
+    """The page's fields of the record on the line at `offset` (the latest of `item_id`); a
+    record that does not hold them is one line naming the file, the record and the field."""
+    fh.seek(offset)
+    line = fh.readline()
+    try:
+        return _PageRecord.model_validate_json(line)
+    except ValidationError as exc:
+        try:
+            obj = json.loads(line)
+            same = isinstance(obj, dict) and normalize_id(obj.get("id")) == item_id
+        except ValueError:
+            same = False
+        if not same:
+            raise InputError(path, f"changed while the page was written (the record at byte {offset} no "
+                             "longer reads); publish again") from exc
+        raise InputError(path, _first_error(exc), record=item_id) from exc
 
 
 def remove_stale(folder: Path, keep: Sequence[Path]) -> None:

@@ -21,13 +21,20 @@ from rich.text import Text
 from justeval.console import console as make_console
 from justeval.ids import ItemId
 from justeval.tokenshift.analysis import RunShift, read_token_shift
-from justeval.tokenshift.records import FORMAT_VERSION, SHIFT_CATEGORIES, ShiftCounts, TokenShiftRecord, categorize
+from justeval.tokenshift.records import (
+    FORMAT_VERSION,
+    MARGINAL_MAX_RANK,
+    SHIFT_CATEGORIES,
+    ShiftCounts,
+    TokenShiftRecord,
+)
 
 #: token positions (0-based, [start, end)) the shifted ratio is broken down by; the paper finds
 #: the shifts concentrated in the first tokens of an answer
 POSITION_BUCKETS: tuple[tuple[int, int | None], ...] = (
     (0, 5), (5, 10), (10, 20), (20, 50), (50, 100), (100, 200), (200, 500), (500, None))
 TOP_TOKENS = 20
+_NOT_SHIFTED = range(1, MARGINAL_MAX_RANK + 1)
 
 
 class TokenCount(BaseModel):
@@ -112,56 +119,100 @@ def _bucket_name(start: int, end: int | None) -> str:
     return f"{start}-{end - 1}" if end is not None else f"{start}+"
 
 
-def _bucket(position: int) -> int:
-    for index, (start, end) in enumerate(POSITION_BUCKETS):
-        if position >= start and (end is None or position < end):
-            return index
-    raise AssertionError("the last bucket is open-ended")
-
-
-def _group(records: list[TokenShiftRecord]) -> GroupShift:
-    counts = sum((r.counts for r in records), ShiftCounts())
-    return GroupShift(items=len(records), tokens=counts.total, unshifted=counts.ratio("unshifted"),
+def _group(tally: list[int]) -> GroupShift:
+    counts = ShiftCounts(unshifted=tally[1], marginal=tally[2], shifted=tally[3])
+    return GroupShift(items=tally[0], tokens=counts.total, unshifted=counts.ratio("unshifted"),
                       marginal=counts.ratio("marginal"), shifted=counts.ratio("shifted"))
+
+
+class ShiftTally:
+    """`summarize`'s figures gathered one record at a time, as integer sums and counters.
+
+    Why not a list of records: a page summarizes thousands of outputs of hundreds of tokens,
+    and holding every record (or building a pydantic object per token) to sum them afterwards
+    cost seconds and memory; `add` keeps only sums, so a caller can read a record, add what
+    summarize reads of it and drop it. `summarize` itself is this tally over its records, so
+    every reader gets the very same figures."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.ok = 0
+        self.generators: set[str] = set()
+        self.counts = [0, 0, 0]  # unshifted, marginal, shifted of the ok records
+        self.truncated = 0
+        self.shifted_tokens: Counter[str] = Counter()
+        self.bucket_tokens = [0] * len(POSITION_BUCKETS)
+        self.bucket_shifted = [0] * len(POSITION_BUCKETS)
+        self.categories: dict[str, list[int]] = {}   # name -> [items, unshifted, marginal, shifted]
+        self.tasks: dict[str, list[int]] = {}
+        self.agreement_tokens = 0
+        self.agreeing = 0
+
+    def add(self, *, ok: bool, generator: str, counts: tuple[int, int, int], category: str = "regular",
+            task_types: Iterable[str] = (), tokens: int = 0, truncated_from: int | None = None,
+            ranks: Sequence[int | None] = (), shifted_tokens: Iterable[str] = (),
+            aligned_agreement: int | None = None) -> None:
+        """One record's part: `ranks` are ints (1 = top-1) or None (outside the top-k), as the
+        record model validates them; an error record counts only as a record and its generator."""
+        self.records += 1
+        self.generators.add(generator)
+        if not ok:
+            return
+        self.ok += 1
+        for k in range(3):
+            self.counts[k] += counts[k]
+        self.truncated += truncated_from is not None
+        self.shifted_tokens.update(shifted_tokens)
+        n_ranks = len(ranks)
+        for index, (start, end) in enumerate(POSITION_BUCKETS):
+            if start >= n_ranks:
+                break
+            part = ranks[start:end]
+            # categorize(): ranks 1 to MARGINAL_MAX_RANK are not shifted, anything else (None too) is
+            self.bucket_tokens[index] += len(part)
+            self.bucket_shifted[index] += len(part) - sum(part.count(k) for k in _NOT_SHIFTED)
+        for group, name in ((self.categories, category), *((self.tasks, task) for task in task_types)):
+            tally = group.setdefault(name, [0, 0, 0, 0])
+            tally[0] += 1
+            for k in range(3):
+                tally[k + 1] += counts[k]
+        if aligned_agreement is not None:
+            self.agreement_tokens += tokens
+            self.agreeing += aligned_agreement
+
+    def add_record(self, r: TokenShiftRecord) -> None:
+        c = r.counts
+        self.add(ok=r.ok, generator=r.generator, counts=(c.unshifted, c.marginal, c.shifted), category=r.category,
+                 task_types=r.task_types, tokens=r.tokens, truncated_from=r.truncated_from, ranks=r.ranks,
+                 shifted_tokens=(d.token for d in r.shifted_tokens), aligned_agreement=r.aligned_agreement)
+
+    def summary(self, *, run: str = "", records_path: str = "", generator: str = "", selected: int | None = None,
+                top_tokens: int = TOP_TOKENS) -> ModelShift:
+        counts = ShiftCounts(unshifted=self.counts[0], marginal=self.counts[1], shifted=self.counts[2])
+        by_position = [PositionBucket(bucket=_bucket_name(start, end), start=start, end=end,
+                                      tokens=self.bucket_tokens[i], shifted=self.bucket_shifted[i],
+                                      shifted_ratio=self.bucket_shifted[i] / self.bucket_tokens[i])
+                       for i, (start, end) in enumerate(POSITION_BUCKETS) if self.bucket_tokens[i]]
+        chosen = self.records if selected is None else selected
+        agreement = self.agreeing / self.agreement_tokens if self.agreement_tokens else None
+        return ModelShift(
+            run=run, records=records_path, generator=generator or ", ".join(sorted(self.generators)),
+            selected=chosen, items=self.ok, errors=self.records - self.ok, missing=max(0, chosen - self.records),
+            tokens=counts.total, truncated=self.truncated, counts=counts, unshifted=counts.ratio("unshifted"),
+            marginal=counts.ratio("marginal"), shifted=counts.ratio("shifted"), aligned_agreement=agreement,
+            top_shifted_tokens=[TokenCount(token=t, count=n) for t, n in self.shifted_tokens.most_common(top_tokens)],
+            by_position=by_position, by_category={k: _group(v) for k, v in sorted(self.categories.items())},
+            by_task={k: _group(v) for k, v in sorted(self.tasks.items())})
 
 
 def summarize(records: Iterable[TokenShiftRecord], *, run: str = "", records_path: str = "", generator: str = "",
               selected: int | None = None, top_tokens: int = TOP_TOKENS) -> ModelShift:
     """One model's figures from its records (the latest per id; errors are counted, not averaged)."""
-    records = list(records)
-    ok = [r for r in records if r.ok]
-    counts = sum((r.counts for r in ok), ShiftCounts())
-    shifted_tokens = Counter(d.token for r in ok for d in r.shifted_tokens)
-    bucket_tokens = [0] * len(POSITION_BUCKETS)
-    bucket_shifted = [0] * len(POSITION_BUCKETS)
-    for r in ok:
-        for position, rank in enumerate(r.ranks):
-            index = _bucket(position)
-            bucket_tokens[index] += 1
-            bucket_shifted[index] += categorize(rank) == "shifted"
-    by_position = [PositionBucket(bucket=_bucket_name(start, end), start=start, end=end, tokens=bucket_tokens[i],
-                                  shifted=bucket_shifted[i],
-                                  shifted_ratio=bucket_shifted[i] / bucket_tokens[i] if bucket_tokens[i] else None)
-                   for i, (start, end) in enumerate(POSITION_BUCKETS) if bucket_tokens[i]]
-    categories: dict[str, list[TokenShiftRecord]] = {}
-    tasks: dict[str, list[TokenShiftRecord]] = {}
-    for r in ok:
-        categories.setdefault(r.category, []).append(r)
-        for task in r.task_types:
-            tasks.setdefault(task, []).append(r)
-    agreeing = [r for r in ok if r.aligned_agreement is not None]
-    agreement_tokens = sum(r.tokens for r in agreeing)
-    agreement = (sum(r.aligned_agreement or 0 for r in agreeing) / agreement_tokens) if agreement_tokens else None
-    return ModelShift(
-        run=run, records=records_path, generator=generator or ", ".join(sorted({r.generator for r in records})),
-        selected=len(records) if selected is None else selected, items=len(ok), errors=len(records) - len(ok),
-        missing=max(0, (len(records) if selected is None else selected) - len(records)), tokens=counts.total,
-        truncated=sum(r.truncated_from is not None for r in ok), counts=counts,
-        unshifted=counts.ratio("unshifted"), marginal=counts.ratio("marginal"), shifted=counts.ratio("shifted"),
-        aligned_agreement=agreement,
-        top_shifted_tokens=[TokenCount(token=t, count=n) for t, n in shifted_tokens.most_common(top_tokens)],
-        by_position=by_position, by_category={k: _group(v) for k, v in sorted(categories.items())},
-        by_task={k: _group(v) for k, v in sorted(tasks.items())})
+    tally = ShiftTally()
+    for r in records:
+        tally.add_record(r)
+    return tally.summary(run=run, records_path=records_path, generator=generator, selected=selected,
+                         top_tokens=top_tokens)
 
 
 def shift_report(results: Sequence[RunShift], *, top_tokens: int = TOP_TOKENS) -> TokenShiftReport:

@@ -308,3 +308,26 @@ def test_the_page_stays_bounded_and_the_token_data_go_to_side_files(tmp_path: Pa
     # publishing again without the results removes their side files
     publish_site(built.board, built.models, tmp_path / "shift", sections=[section_maker([])])
     assert not list((tmp_path / "shift" / "items").glob("t*.js"))
+
+
+@pytest.mark.parametrize(("field", "bad"), [("ranks", "many"), ("marginal_tokens", [{"position": 1, "token": "x",
+                                                                                      "top": [{"token": "y"}]}])])
+def test_a_malformed_record_is_one_line_naming_the_file_and_the_record(cli: CliRun, tmp_path: Path, field: str,
+                                                                       bad: Any) -> None:
+    outputs = ["one two", "three four", "five six"]
+    records = [_record(i, "bad-model", o, [o.split(" ")[0], " " + o.split(" ")[1]], [1, 2], ["a"])
+               for i, o in enumerate(outputs)]
+    run = _written_run(tmp_path / "run", "bad-model", outputs, records)
+    given = tmp_path / "given" / "token_shift.jsonl"
+    given.parent.mkdir()
+    lines = (run / "token_shift.jsonl").read_text("utf-8").splitlines()
+    (run / "token_shift.jsonl").unlink()
+    broken = json.loads(lines[1])
+    broken[field] = bad  # still a record for the first reading (id, generator, analysis), not for the page
+    lines[1] = json.dumps(broken)
+    given.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    code, _, err = cli("publish", str(run), "--token-shift", str(given), "--out", str(tmp_path / "site"),
+                       "--bootstrap", "0")
+    assert code == 2
+    [line] = [line for line in err.splitlines() if line.startswith("error")]
+    assert str(given) in line and "(record 1)" in line and field in line
