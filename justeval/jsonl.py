@@ -22,7 +22,8 @@ from justeval.redact import redact
 M = TypeVar("M", bound=BaseModel)
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
+    """The first failure of a validation, as the one line a bad record gets: the field and why."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ())) or "record"
     return f"field '{loc}': {err.get('msg', 'invalid')}"
@@ -182,7 +183,7 @@ def validate_record(model: type[M], obj: Any, path: str | Path, *, line: int | N
         return model.model_validate(obj)
     except ValidationError as exc:
         rec = obj.get("id") if isinstance(obj, dict) else None
-        raise InputError(path, _first_error(exc), line=line, record=rec) from exc
+        raise InputError(path, first_error(exc), line=line, record=rec) from exc
 
 
 def dumps(record: BaseModel | dict[str, Any]) -> str:

@@ -86,16 +86,20 @@ def iter_objects(path: str | Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
             yield number, offset, obj
 
 
-def read_line(path: str | Path, offset: int, fh: IO[bytes] | None = None) -> dict[str, Any]:
-    """The JSON object on the line that starts at `offset` (as `iter_records` reported it);
-    `fh`: the file already open, for many reads."""
+def line_at(path: str | Path, offset: int, fh: IO[bytes] | None = None) -> bytes:
+    """The bytes of the line that starts at `offset`; `fh`: the file already open, for many reads."""
     if fh is None:
         with open(path, "rb") as own:
             own.seek(offset)
-            line = own.readline()
-    else:
-        fh.seek(offset)
-        line = fh.readline()
+            return own.readline()
+    fh.seek(offset)
+    return fh.readline()
+
+
+def read_line(path: str | Path, offset: int, fh: IO[bytes] | None = None) -> dict[str, Any]:
+    """The JSON object on the line that starts at `offset` (as `iter_records` reported it);
+    `fh`: the file already open, for many reads."""
+    line = line_at(path, offset, fh)
     try:
         obj = json.loads(line)
     except ValueError as exc:

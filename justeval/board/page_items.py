@@ -322,12 +322,13 @@ def _write_cells(mi: ModelItems, board: Leaderboard, items: list[dict[str, Any]]
     return row_cells
 
 
-def remove_stale(folder: Path, keep: Sequence[Path]) -> None:
-    """Remove our side files that this publish did not write (a smaller board than last time)."""
+def remove_stale(folder: Path, keep: Sequence[Path], own: re.Pattern[str] = _OWN_FILE) -> None:
+    """Remove our side files (names matching `own`) that this publish did not write (a smaller
+    board than last time)."""
     if not folder.is_dir():
         return
     kept = {p.name for p in keep}
     for path in folder.iterdir():
-        if _OWN_FILE.match(path.name) and path.name not in kept and path.is_file():
+        if own.match(path.name) and path.name not in kept and path.is_file():
             path.unlink()
 
