@@ -103,9 +103,10 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
     judges into one board (`justeval.board.panel`); `judge_eval` names judge-eval folders whose
     reports become the board's Judge section (`justeval.board.judge_section`).
     """
-    from justeval.board import trust
+    from justeval.board import sweep_chart, trust
 
     reports = trust.load_judge_eval(judge_eval)  # a bad report stops before any run is read
+    run_dirs, sweeps = sweep_chart.expand_sweeps(run_dirs)  # a sweep folder: its configurations' runs
     settings = settings or Settings()
     if settings.subset not in SUBSETS:
         raise UsageError(f"unknown subset {settings.subset!r} (choose from {', '.join(SUBSETS)})")
@@ -152,4 +153,6 @@ def build_leaderboard(run_dirs: Sequence[str | Path] = (), *, upstream: Sequence
         if missing:
             board.notes.append(f"no judgments by {', '.join(sorted(missing))}")
     trust.finish(board, make, generators, reports)
+    if sweeps:
+        board.sweep = sweep_chart.SweepView(sweeps, *sweep_chart.sweep_points(board, sweeps))
     return Built(board, models, tags, skipped)

@@ -224,7 +224,12 @@ def to_markdown(board: Leaderboard, by: list[str] | None = None) -> str:
 
         parts += ["", "## Judge", "", _md_table(*section_rows(board.judge_eval)), ""]
         parts += [f"- {md_text(n, line_start=True)}" for n in section_notes(board.judge_eval)]
-    return "\n".join(parts) + "\n"
+    text = "\n".join(parts) + "\n"
+    if board.sweep is not None and board.sweep.points:
+        from justeval.board import sweep_chart
+
+        text = text.rstrip("\n") + "\n\n" + sweep_chart.to_markdown(board.sweep.points, board.sweep.notes)
+    return text
 
 
 def rich_renderable(board: Leaderboard, by: list[str] | None = None, title: str = "Leaderboard", *,
@@ -239,7 +244,12 @@ def rich_renderable(board: Leaderboard, by: list[str] | None = None, title: str 
 def to_text(board: Leaderboard, by: list[str] | None = None, width: int = 200, *, ci: bool = False) -> str:
     console = Console(width=width, record=True, file=open_null(), color_system=None)
     console.print(rich_renderable(board, by, ci=ci))
-    return console.export_text()
+    text = console.export_text()
+    if board.sweep is not None and board.sweep.points:
+        from justeval.board import sweep_chart
+
+        text = text.rstrip("\n") + "\n\n" + sweep_chart.to_text(board.sweep.points, board.sweep.notes, width)
+    return text
 
 
 def open_null() -> Any:

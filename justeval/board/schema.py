@@ -94,7 +94,8 @@ def to_json(board: Leaderboard) -> dict[str, Any]:
 
 
 def trust_json(board: Leaderboard) -> dict[str, Any]:
-    """The optional blocks: `panel` (with --panel) and `judge_eval` (with --judge-eval)."""
+    """The optional blocks: `panel` (with --panel), `judge_eval` (with --judge-eval) and `sweep`
+    (of a sweep folder)."""
     from justeval.board.judge_section import section_json
 
     out: dict[str, Any] = {}
@@ -105,6 +106,10 @@ def trust_json(board: Leaderboard) -> dict[str, Any]:
                                   for a, x in p.alpha.items()}}
     if board.judge_eval is not None:
         out["judge_eval"] = section_json(board.judge_eval)
+    if board.sweep is not None and board.sweep.points:
+        from justeval.board.sweep_chart import sweep_json
+
+        out["sweep"] = sweep_json(board.sweep.points, board.sweep.notes)
     return out
 
 

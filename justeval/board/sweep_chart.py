@@ -120,6 +120,16 @@ class SweepPoint:
     row: ModelRow
 
 
+@dataclass
+class SweepView:
+    """The sweep folders a board was built from, each configuration's row, and the notes
+    (`Leaderboard.sweep`): computed once, when the board is built, for every output."""
+
+    folders: list[SweepFolder]
+    points: list[SweepPoint]
+    notes: list[str]
+
+
 def _num(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
@@ -275,13 +285,11 @@ def section(points: Sequence[SweepPoint], notes: Sequence[str]) -> PageSection:
                        json={"sweep": sweep_json(points, notes)}, files={CHART_FILE: chart}, place="after-chart")
 
 
-def section_maker(sweeps: Sequence[SweepFolder]) -> Any:
-    """The `publish_site` maker of the score-vs-K section (None without sweeps)."""
+def section_maker() -> Any:
+    """The `publish_site` maker of the score-vs-K section (None unless the board has sweep points)."""
 
     def make(site: SiteContext) -> PageSection | None:
-        if not sweeps:
-            return None
-        points, notes = sweep_points(site.board, sweeps)
-        return section(points, notes) if points else None
+        view = site.board.sweep
+        return section(view.points, view.notes) if view is not None and view.points else None
 
     return make

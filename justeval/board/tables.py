@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from justeval.board.diagnostics import Correlation, ModelDiagnostics
     from justeval.board.judge_section import JudgeSection
     from justeval.board.panel import PanelSummary
+    from justeval.board.sweep_chart import SweepView
 
 
 @dataclass
@@ -250,6 +251,7 @@ class Leaderboard:
     notes: list[str] = field(default_factory=list)
     panel: PanelSummary | None = None        # with Settings.panel: the judges and their agreement
     judge_eval: JudgeSection | None = None   # --judge-eval: the judge measured against people
+    sweep: SweepView | None = None           # a `justeval sweep` folder: score vs K per configuration
 
 
 def build_table(models: Sequence[ModelItems], aspects_by_category: dict[str, list[str]],

@@ -99,25 +99,13 @@ def leaderboard(
     bad = [d for d in dims if d not in BY]
     if bad:
         raise UsageError(f"unknown --by {bad[0]!r} (choose from {', '.join(BY)})")
-    from justeval.board.sweep_chart import expand_sweeps, sweep_points
-
-    dirs, sweeps = expand_sweeps(run_dirs or [])  # a `justeval sweep` folder: the runs of its configurations
-    built = build_leaderboard(dirs, upstream=upstream or [], by=dims, instructions=instructions,
+    built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=dims, instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed, template, panel),
                               keep_judgments=False, judge_eval=judge_eval or [])
     _note_skipped(built)
     board = built.board
-    points, sweep_notes = sweep_points(board, sweeps) if sweeps else ([], [])
-    if fmt == "json" and points:
-        import json
-
-        from justeval.board.schema import to_json
-        from justeval.board.sweep_chart import sweep_json
-
-        data = to_json(board)
-        data["sweep"] = sweep_json(points, sweep_notes)
-        _emit(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", out)
-    elif fmt == "json":
+    sweep = board.sweep if board.sweep is not None and board.sweep.points else None
+    if fmt == "json":
         from justeval.board.schema import dumps
 
         _emit(dumps(board), out)
@@ -135,35 +123,25 @@ def leaderboard(
     elif fmt == "md":
         from justeval.board.render import to_markdown
 
-        text = to_markdown(board)
-        if points:
-            from justeval.board import sweep_chart
-
-            text = text.rstrip("\n") + "\n\n" + sweep_chart.to_markdown(points, sweep_notes)
-        _emit(text, out)
+        _emit(to_markdown(board), out)
     elif fmt == "html":
         from justeval.board.publish import render_page
         from justeval.board.sweep_chart import section
 
-        _emit(render_page(board, sections=[section(points, sweep_notes)] if points else []), out)
+        _emit(render_page(board, sections=[section(sweep.points, sweep.notes)] if sweep else []), out)
     elif out is not None:
         from justeval.board.render import to_text
 
-        text = to_text(board, ci=ci)
-        if points:
-            from justeval.board.sweep_chart import to_text as sweep_text
-
-            text = text.rstrip("\n") + "\n\n" + sweep_text(points, sweep_notes)
-        _emit(text, out)
+        _emit(to_text(board, ci=ci), out)
     else:
         from justeval.board.render import rich_renderable
         from justeval.console import console
 
         console(piped_width=240).print(rich_renderable(board, ci=ci))
-        if points:
+        if sweep:
             from justeval.board.sweep_chart import rich_table
 
-            console(piped_width=240).print(rich_table(points, sweep_notes))
+            console(piped_width=240).print(rich_table(sweep.points, sweep.notes))
 
 
 @app.command("compare")
@@ -223,8 +201,7 @@ def publish(
     from justeval.board.publish import publish_site
     from justeval.board.token_shift_page import board_sources, section_maker
 
-    dirs, sweeps = sweep_chart.expand_sweeps(run_dirs or [])  # a `justeval sweep` folder: its configurations' runs
-    built = build_leaderboard(dirs, upstream=upstream or [], by=["dataset"], instructions=instructions,
+    built = build_leaderboard(run_dirs or [], upstream=upstream or [], by=["dataset"], instructions=instructions,
                               settings=_settings(judge, subset, na_as, bootstrap, seed, template, panel),
                               keep_judgments=True, want_tags=True, judge_eval=judge_eval or [])
     _note_skipped(built)
@@ -238,6 +215,6 @@ def publish(
         typer.echo("note: no instruction tags (pass --instructions): the page has no task, topic or difficulty "
                    "breakdowns", err=True)
     shifts = board_sources(built.board, built.models, token_shift or [])  # a bad --token-shift: before any write
-    sections = [sweep_chart.section_maker(sweeps), section_maker(sources=shifts)]
+    sections = [sweep_chart.section_maker(), section_maker(sources=shifts)]
     for path in publish_site(built.board, built.models, out, built.tags, sections=sections):
         typer.echo(f"wrote {path}", err=True)
