@@ -87,7 +87,7 @@ class StubServer:
         self.latency = latency
         self.script: deque[Reply] = deque(script or [])
         self.requests: list[StubRequest] = []
-        self.completed: list[StubRequest] = []  # replies written in full (before any kill)
+        self.completed: list[StubRequest] = []  # replies written in full
         self.shared = shared
         self.killed = False
         self.hung = False
@@ -243,9 +243,8 @@ class StubServer:
             response = web.json_response(completion_body(req, reply, len(self.requests)), headers=reply.headers)
             await response.prepare(request)
             await response.write_eof()
-            with self._lock:
-                if not self.killed:
-                    self.completed.append(req)
+            with self._lock:  # written: on loopback the client holds it, even if a kill comes now
+                self.completed.append(req)
             return response
         finally:
             with self._lock:
